@@ -1,0 +1,36 @@
+"""Harness settings: command-line option, else environment variable, else default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass
+class HarnessConfig:
+    backend: str = "embedded"
+    endpoint: str | None = None
+    port: int | None = None
+    startup_timeout: float = 60.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "HarnessConfig":
+        port = os.environ.get("LSH_PORT")
+        config = cls(
+            backend=os.environ.get("LSH_BACKEND") or "embedded",
+            endpoint=os.environ.get("LSH_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL"),
+            port=int(port) if port else None,
+            startup_timeout=float(os.environ.get("LSH_STARTUP_TIMEOUT") or 60),
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(config, key, value)
+        return config
+
+    def backend_options(self) -> dict[str, object]:
+        """Constructor arguments for the chosen backend."""
+        if self.backend == "external":
+            return {"endpoint_url": self.endpoint}
+        if self.backend == "embedded":
+            return {"port": self.port, "startup_timeout": self.startup_timeout}
+        return {}

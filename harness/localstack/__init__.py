@@ -1,0 +1,31 @@
+"""Backends that give tests a running LocalStack: ``embedded`` (default) and ``external``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.localstack.base import Backend, LocalStack
+from harness.localstack.embedded import EmbeddedBackend
+from harness.localstack.external import ExternalBackend
+
+BACKENDS: dict[str, type[Backend]] = {
+    "embedded": EmbeddedBackend,
+    "external": ExternalBackend,
+}
+
+
+def create_backend(name: str | None = None, **options: Any) -> Backend:
+    """The backend called ``name`` (default: ``$LSH_BACKEND`` or ``embedded``)."""
+    name = (name or os.environ.get("LSH_BACKEND") or "embedded").strip().lower()
+    try:
+        cls = BACKENDS[name]
+    except KeyError:
+        raise HarnessError(
+            f"unknown LocalStack backend {name!r}: choose one of {', '.join(sorted(BACKENDS))} "
+            "(--lsh-backend / LSH_BACKEND)") from None
+    return cls(**options)
+
+
+__all__ = ["Backend", "LocalStack", "EmbeddedBackend", "ExternalBackend", "create_backend"]

@@ -1,0 +1,35 @@
+"""DynamoDB and DynamoDB Streams served by moto inside LocalStack.
+
+LocalStack's own DynamoDB provider downloads DynamoDB Local (Java) and an agent jar from GitHub
+at first use, which cannot work offline. moto (bundled with LocalStack as ``moto-ext``) implements
+the same API in-process. Selected with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` and
+``PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto``.
+"""
+
+from localstack.aws.api.dynamodb import DynamodbApi
+from localstack.aws.api.dynamodbstreams import DynamodbstreamsApi
+from localstack.services.plugins import Service, aws_provider
+
+
+class MotoDynamoDBProvider(DynamodbApi):
+    """Every operation falls through to moto's DynamoDB backend."""
+
+
+class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
+    """Every operation falls through to moto's DynamoDB Streams backend."""
+
+
+@aws_provider(api="dynamodb", name="moto")
+def dynamodb_moto():
+    from localstack.services.moto import MotoFallbackDispatcher
+
+    return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher)
+
+
+@aws_provider(api="dynamodbstreams", name="moto")
+def dynamodbstreams_moto():
+    from localstack.services.moto import MotoFallbackDispatcher
+
+    return Service.for_provider(
+        MotoDynamoDBStreamsProvider(), dispatch_table_factory=MotoFallbackDispatcher
+    )

@@ -1,0 +1,42 @@
+"""Start LocalStack with a lifeline to the process that started it.
+
+``python -m lsh_localstack_plugins.run`` behaves like ``python -m localstack.runtime.main`` but,
+when ``LSH_LIFELINE=stdin``, also watches its standard input: the harness holds the other end of
+that pipe and never writes to it, so end-of-file means the harness is gone (exited, crashed or
+SIGKILLed). LocalStack then shuts down as on SIGTERM, which also stops the Lambda environments;
+if the shutdown hangs it is cut short. This is what keeps LocalStack from outliving a test run.
+"""
+
+import os
+import signal
+import sys
+import threading
+
+GRACE_SECONDS = float(os.environ.get("LSH_LIFELINE_GRACE", "10"))
+
+
+def _watch_stdin() -> None:
+    try:
+        while sys.stdin.buffer.read(1024):
+            pass
+    except (OSError, ValueError):
+        pass
+    sys.stderr.write("lsh: parent process is gone (stdin closed); shutting LocalStack down\n")
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGTERM)
+    # a shutdown that hangs must not leave the process behind
+    timer = threading.Timer(GRACE_SECONDS, lambda: os._exit(3))
+    timer.daemon = True
+    timer.start()
+
+
+def main() -> None:
+    if os.environ.get("LSH_LIFELINE") == "stdin":
+        threading.Thread(target=_watch_stdin, name="lsh-lifeline", daemon=True).start()
+    from localstack.runtime.main import main as localstack_main
+
+    localstack_main()
+
+
+if __name__ == "__main__":
+    main()

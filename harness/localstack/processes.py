@@ -1,0 +1,56 @@
+"""Finding and killing the processes of one LocalStack run.
+
+Every process the embedded backend starts (LocalStack, its Lambda environments, their runtimes)
+inherits ``LSH_RUN_ID=<id>`` in its environment, so they can be found by reading
+``/proc/<pid>/environ`` even after their parent is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+RUN_ID_VAR = "LSH_RUN_ID"
+
+
+def pids_of_run(run_id: str) -> list[int]:
+    """Live processes whose environment carries ``LSH_RUN_ID=run_id``."""
+    needle = f"{RUN_ID_VAR}={run_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def describe(pid: int) -> str:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        cmd = "?"
+    return f"{pid} {cmd.strip()[:200]}"
+
+
+def kill_run(run_id: str, timeout: float = 5.0) -> list[str]:
+    """SIGKILL whatever is left of a run; return a description of each process that was killed."""
+    killed = []
+    deadline = time.monotonic() + timeout
+    while (pids := pids_of_run(run_id)) and time.monotonic() < deadline:
+        for pid in pids:
+            desc = describe(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(desc)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    return killed

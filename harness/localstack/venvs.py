@@ -1,0 +1,192 @@
+"""Cached virtualenvs the harness runs things in, built once and reused.
+
+- LocalStack's own venv: ``localstack-core[runtime]==4.8.1`` with its ~110 pinned runtime
+  requirements (``localstack-4.8.1-constraints.txt``) plus this project's LocalStack plugins.
+  Kept apart from the user's test environment so those pins never clash with theirs.
+- The Lambda functions' venv: what AWS's Python runtime gives a function (``awslambdaric`` and
+  ``boto3``), so a function sees what it would see in AWS, not LocalStack's packages.
+
+A venv's folder name carries a hash of everything it was built from, so changing a pin builds a new
+one. Builds hold a file lock, so parallel test workers build once. The plugins are copied in
+(a few ms) whenever their source changes, without rebuilding the venv.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from harness._progress import Progress, print_progress
+from harness.errors import EnvironmentBuildError
+
+LOCALSTACK_VERSION = "4.8.1"
+LOCALSTACK_REQUIREMENT = f"localstack-core[runtime]=={LOCALSTACK_VERSION}"
+CONSTRAINTS_FILE = Path(__file__).with_name(f"localstack-{LOCALSTACK_VERSION}-constraints.txt")
+PLUGIN_SRC = Path(__file__).with_name("plugin_src")
+PLUGIN_PACKAGE = "lsh_localstack_plugins"
+FUNCTION_REQUIREMENTS = ("awslambdaric==4.2.2", "boto3==1.40.30")
+COMPLETE_MARKER = ".lsh-complete"
+_PLUGIN_MARKER = ".lsh-plugins-hash"
+
+
+def cache_root() -> Path:
+    """``$LSH_CACHE_DIR``, else ``$XDG_CACHE_HOME/localstack-e2e-harness``, else ``~/.cache/...``."""
+    if os.environ.get("LSH_CACHE_DIR"):
+        return Path(os.environ["LSH_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "localstack-e2e-harness"
+
+
+def _base_python() -> str:
+    """A Python 3.11 interpreter to build venvs from (LocalStack 4.8.1 needs exactly 3.11)."""
+    if os.environ.get("LSH_PYTHON"):
+        return os.environ["LSH_PYTHON"]
+    if sys.version_info[:2] == (3, 11):
+        return getattr(sys, "_base_executable", None) or sys.executable
+    found = shutil.which("python3.11")
+    if found:
+        return found
+    raise EnvironmentBuildError(
+        "LocalStack 4.8.1 needs Python 3.11 and none was found: install python3.11 "
+        "or point LSH_PYTHON at a Python 3.11 interpreter."
+    )
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part)
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def _tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_pip(python: Path, args: list[str], what: str, log: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_USER")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    with open(log, "ab") as out:
+        result = subprocess.run(
+            [str(python), "-m", "pip", "install", "--no-input", *args],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        raise EnvironmentBuildError(
+            f"pip could not install {what} (exit {result.returncode}); is PyPI reachable? "
+            f"Full log: {log}\n{tail}"
+        )
+
+
+def _build_venv(target: Path, pip_args: list[str], what: str, progress: Progress) -> Path:
+    python = target / "bin" / "python"
+    if (target / COMPLETE_MARKER).is_file() and python.exists():
+        return target
+    with _locked(target.with_name(target.name + ".lock")):
+        if (target / COMPLETE_MARKER).is_file() and python.exists():
+            return target  # another worker built it while we waited
+        shutil.rmtree(target, ignore_errors=True)  # a half-built venv from an interrupted build
+        started = time.monotonic()
+        progress(f"building {what}, once, in {target} ...")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([_base_python(), "-m", "venv", str(target)], check=True)
+        _run_pip(python, pip_args, what, target / "pip-install.log")
+        (target / COMPLETE_MARKER).write_text(" ".join(pip_args))
+        progress(f"built {what} in {time.monotonic() - started:.0f} s")
+    return target
+
+
+def localstack_venv_path() -> Path:
+    key = _digest(LOCALSTACK_REQUIREMENT.encode(), CONSTRAINTS_FILE.read_bytes(),
+                  sys.version.encode())
+    return cache_root() / f"localstack-{LOCALSTACK_VERSION}-{key}"
+
+
+def function_venv_path() -> Path:
+    key = _digest(*(r.encode() for r in FUNCTION_REQUIREMENTS), sys.version.encode())
+    return cache_root() / f"lambda-python-{key}"
+
+
+def localstack_venv(progress: Progress = print_progress) -> Path:
+    """The venv that runs LocalStack, with this project's plugins installed and current."""
+    target = localstack_venv_path()
+    _build_venv(target, ["-c", str(CONSTRAINTS_FILE), LOCALSTACK_REQUIREMENT],
+                f"LocalStack {LOCALSTACK_VERSION} venv (~40 s)", progress)
+    install_plugins(target)
+    return target
+
+
+def function_venv(progress: Progress = print_progress) -> Path:
+    """The venv whose Python runs Lambda functions (like AWS's python3.11 runtime)."""
+    return _build_venv(function_venv_path(), list(FUNCTION_REQUIREMENTS),
+                       "Lambda function venv (~10 s)", progress)
+
+
+def plux_cache_dir(venv: Path) -> Path:
+    """XDG cache folder given to LocalStack, so plux's entry-point cache belongs to this venv."""
+    return venv / "xdg-cache"
+
+
+def site_packages(venv: Path) -> Path:
+    found = sorted((venv / "lib").glob("python3.*/site-packages"))
+    if not found:
+        raise EnvironmentBuildError(f"{venv} has no site-packages; delete it to rebuild it.")
+    return found[0]
+
+
+def install_plugins(venv: Path) -> None:
+    """Copy the plugin package into the venv and register its entry points.
+
+    Written by hand rather than with pip: it is a pure-Python folder plus a dist-info, it must be
+    refreshed whenever its source changes, and this takes milliseconds, offline.
+    """
+    digest = _tree_digest(PLUGIN_SRC)
+    marker = venv / _PLUGIN_MARKER
+    if marker.is_file() and marker.read_text() == digest:
+        return
+    with _locked(venv / ".plugins.lock"):
+        if marker.is_file() and marker.read_text() == digest:
+            return
+        site = site_packages(venv)
+        shutil.rmtree(site / PLUGIN_PACKAGE, ignore_errors=True)
+        shutil.copytree(PLUGIN_SRC / PLUGIN_PACKAGE, site / PLUGIN_PACKAGE,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        dist_info = site / f"{PLUGIN_PACKAGE}-0.0.0.dist-info"
+        shutil.rmtree(dist_info, ignore_errors=True)
+        dist_info.mkdir()
+        (dist_info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {PLUGIN_PACKAGE}\nVersion: 0.0.0\n")
+        entry_points = "\n".join(
+            p.read_text().strip() for p in sorted((PLUGIN_SRC / "entry_points.d").glob("*.txt")))
+        (dist_info / "entry_points.txt").write_text(entry_points + "\n")
+        (dist_info / "INSTALLER").write_text("localstack-e2e-harness\n")
+        (dist_info / "RECORD").write_text("")
+        # plux caches entry points on disk; new ones are not seen until that cache is gone
+        shutil.rmtree(plux_cache_dir(venv) / "plux", ignore_errors=True)
+        marker.write_text(digest)
