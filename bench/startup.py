@@ -1,0 +1,144 @@
+"""Benchmark the foundation: LocalStack start, Lambda invoke latency, SQS → Lambda latency.
+
+Run with ``make bench`` (or ``.venv/bin/python bench/startup.py``); writes
+``bench/results/startup.json`` and ``bench/results/startup.png``.
+
+- cold start to ready: ``EmbeddedBackend.start()`` with the venvs already built, N times;
+- cold invoke: the first invoke of a new function (a new execution environment is started);
+- warm invoke: 200 sequential invokes of the same function, p50/p99;
+- SQS → Lambda: the time from ``SendMessage`` returning to the handler starting, read from the
+  handler's own clock (host processes share it), over 50 messages one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, summary_ms, write_result, zip_of  # noqa: E402
+
+from harness.localstack import EmbeddedBackend  # noqa: E402
+from harness.waits import eventually  # noqa: E402
+
+ECHO = "def handler(event, context):\n    return event\n"
+STAMP = '''
+import os, time, boto3
+ddb = boto3.client("dynamodb")
+def handler(event, context):
+    started = time.time()
+    for record in event["Records"]:
+        ddb.put_item(TableName=os.environ["TABLE"], Item={
+            "id": {"S": record["body"]}, "started": {"N": repr(started)}})
+'''
+ROLE = "arn:aws:iam::000000000000:role/bench"
+
+
+def start_stop(runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        backend = EmbeddedBackend(progress=lambda _line: None)
+        t = time.perf_counter()
+        backend.start()
+        times.append(time.perf_counter() - t)
+        backend.stop()
+    return times
+
+
+def create(lam, name: str, code: str, env: dict | None = None) -> None:
+    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                        Code={"ZipFile": zip_of({"app.py": code})}, Timeout=30,
+                        Environment={"Variables": env or {}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name,
+                                              WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+
+
+def invoke_latencies(localstack, warm_n: int, cold_n: int) -> tuple[list[float], list[float]]:
+    lam = localstack.client("lambda")
+    cold = []
+    for i in range(cold_n):
+        name = f"cold-{i}-{uuid.uuid4().hex[:6]}"
+        create(lam, name, ECHO)
+        t = time.perf_counter()
+        lam.invoke(FunctionName=name, Payload=b"{}")
+        cold.append(time.perf_counter() - t)
+    name = f"warm-{uuid.uuid4().hex[:6]}"
+    create(lam, name, ECHO)
+    lam.invoke(FunctionName=name, Payload=b"{}")
+    warm = []
+    for i in range(warm_n):
+        t = time.perf_counter()
+        resp = lam.invoke(FunctionName=name, Payload=json.dumps({"i": i}).encode())
+        resp["Payload"].read()
+        warm.append(time.perf_counter() - t)
+    return cold, warm
+
+
+def sqs_to_lambda(localstack, n: int) -> list[float]:
+    lam, sqs, ddb = (localstack.client(s) for s in ("lambda", "sqs", "dynamodb"))
+    table = f"bench-{uuid.uuid4().hex[:6]}"
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    name = f"sqs-{uuid.uuid4().hex[:6]}"
+    create(lam, name, STAMP, {"TABLE": table})
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=1)
+    latencies = []
+    for i in range(n + 1):
+        key = f"m{i}"
+        sqs.send_message(QueueUrl=url, MessageBody=key)
+        sent = time.time()
+
+        def started():
+            item = ddb.get_item(TableName=table, Key={"id": {"S": key}}).get("Item")
+            return item and float(item["started"]["N"])
+
+        began = eventually(started, timeout=30, description=f"message {key} processed")
+        if i:  # the first one also starts the environment
+            latencies.append(began - sent)
+    return latencies
+
+
+def plot(samples: dict[str, list[float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    labels = list(samples)
+    ax.boxplot([[s * 1000 for s in samples[k]] for k in labels], labels=labels, showfliers=True)
+    ax.set_yscale("log")
+    ax.set_ylabel("ms (log scale)")
+    ax.set_title(f"embedded LocalStack 4.8.1, {machine()['cores']} cores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    starts = start_stop(5)
+    with EmbeddedBackend() as localstack:
+        cold, warm = invoke_latencies(localstack, warm_n=200, cold_n=10)
+        sqs = sqs_to_lambda(localstack, n=50)
+    result = {
+        "command": "make bench (bench/startup.py)",
+        "cold_start_to_ready": summary_ms(starts),
+        "cold_invoke": summary_ms(cold),
+        "warm_invoke": summary_ms(warm),
+        "sqs_send_to_lambda_start": summary_ms(sqs),
+        "targets": {"ready_s": 5, "warm_p50_ms": 30, "cold_invoke_ms": 300, "sqs_p50_ms": 150},
+    }
+    path = write_result("startup", result)
+    plot({"start→ready": starts, "cold invoke": cold,
+                                  "warm invoke": warm, "SQS→Lambda": sqs},
+         path.with_suffix(".png"))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
