@@ -9,8 +9,9 @@ export CDK_VALIDATION := false
 
 .PHONY: test unit integration e2e demo up bench venv clean
 
-$(STAMP): requirements-dev.txt pyproject.toml
+$(STAMP): requirements-dev.txt pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	npm ci --no-audit --no-fund --loglevel=error
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/lsh prepare

@@ -7,6 +7,11 @@ Fixtures:
   tests fail or the run is interrupted.
 - ``localstack_settings`` (session): extra LocalStack settings (environment variables) for the
   embedded backend; override it in your ``conftest.py`` to change them.
+- ``cdk_app`` (session): the CDK app to deploy (a :class:`harness.deploy.CdkApp`); by default the
+  folder given by ``--lsh-cdk-app`` / ``LSH_CDK_APP``, else the rootdir if it has a ``cdk.json``.
+  Override it to deploy something else.
+- ``deployed_app`` (session): ``cdk_app`` deployed into ``localstack``: ``.outputs`` (every stack's
+  outputs), ``.stacks``, ``.api_url(path)``.
 
 Options: ``--lsh-backend`` (``LSH_BACKEND``; ``embedded`` or ``external``), ``--lsh-endpoint``
 (``LSH_ENDPOINT``/``AWS_ENDPOINT_URL``, for ``external``), ``--lsh-port`` (``LSH_PORT``),
@@ -19,7 +24,12 @@ from typing import Iterator
 
 import pytest
 
+from pathlib import Path
+
 from harness.config import HarnessConfig
+from harness.deploy import CdkApp, deploy_app
+from harness.deploy.deployer import DeployedApp
+from harness.errors import HarnessError
 from harness.localstack import Backend, LocalStack, create_backend
 
 
@@ -37,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lsh-startup-timeout", type=float, default=None,
                     help="seconds to wait for LocalStack to be ready (default 60) "
                          "[env LSH_STARTUP_TIMEOUT]")
+    group.addoption("--lsh-cdk-app", default=None,
+                    help="folder holding the cdk.json of the app to deploy [env LSH_CDK_APP]")
 
 
 def harness_config(config: pytest.Config) -> HarnessConfig:
@@ -72,3 +84,22 @@ def localstack_backend(pytestconfig: pytest.Config,
 def localstack(localstack_backend: Backend) -> LocalStack:
     """A running LocalStack for the whole session."""
     return localstack_backend.start()
+
+
+@pytest.fixture(scope="session")
+def cdk_app(pytestconfig: pytest.Config) -> CdkApp:
+    """The CDK app the ``deployed_app`` fixture deploys. Override to choose another."""
+    import os
+
+    chosen = pytestconfig.getoption("lsh_cdk_app") or os.environ.get("LSH_CDK_APP")
+    folder = Path(chosen) if chosen else Path(pytestconfig.rootpath)
+    if not (folder / "cdk.json").is_file():
+        raise HarnessError(f"no cdk.json in {folder}: point --lsh-cdk-app / LSH_CDK_APP at your "
+                           "CDK app's folder, or override the `cdk_app` fixture")
+    return CdkApp(folder)
+
+
+@pytest.fixture(scope="session")
+def deployed_app(localstack: LocalStack, cdk_app: CdkApp) -> DeployedApp:
+    """``cdk_app`` deployed into the session's LocalStack (a no-change redeploy is a no-op)."""
+    return deploy_app(localstack, cdk_app)

@@ -70,3 +70,21 @@ def test_failed_stack_lists_the_failed_resource(localstack):
     with pytest.raises(DeployError, match="BadTable"):
         deploy_stack(localstack.client("cloudformation"), f"bad-{uuid.uuid4().hex[:6]}", template,
                      timeout=60)
+
+
+def test_cdklocal_deploys_the_same_app(localstack, tmp_path):
+    """The npm CLI (cdklocal + aws-cdk) deploys the same app, with the same wiring."""
+    import shutil
+
+    from harness.deploy.cdklocal import deploy_with_cdklocal
+
+    app_dir = tmp_path / "app"
+    shutil.copytree(MINIMAL, app_dir)
+    outputs = deploy_with_cdklocal(localstack, app_dir)
+    stack = outputs["LshMinimal"]
+    attrs = localstack.client("sqs").get_queue_attributes(
+        QueueUrl=stack["QueueUrl"], AttributeNames=["RedrivePolicy"])["Attributes"]
+    assert '"maxReceiveCount": 2' in attrs["RedrivePolicy"]
+    body = localstack.client("s3").get_object(Bucket=stack["AssetBucket"],
+                                              Key=stack["AssetKey"])["Body"].read()
+    assert zipfile.ZipFile(io.BytesIO(body)).read("hello.txt") == b"hello asset\n"
