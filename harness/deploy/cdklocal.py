@@ -43,6 +43,23 @@ def _run(args: list[str], app_dir: Path, env: dict[str, str], timeout: float) ->
     return result.stdout
 
 
+def release_bootstrap_parameter(localstack: LocalStack,
+                                name: str = "/cdk-bootstrap/hnb659fds/version") -> None:
+    """Delete the bootstrap version parameter the harness's deployer wrote, if no CDKToolkit stack
+    owns it: ``cdk bootstrap`` creates it through CloudFormation and fails if it already exists."""
+    from botocore.exceptions import ClientError
+
+    try:
+        localstack.client("cloudformation").describe_stacks(StackName="CDKToolkit")
+        return  # bootstrapped by the CDK CLI already; the parameter is its own
+    except ClientError:
+        pass
+    try:
+        localstack.client("ssm").delete_parameter(Name=name)
+    except ClientError:
+        pass
+
+
 def deploy_with_cdklocal(localstack: LocalStack, app_dir: Path, stacks: str = "--all",
                          timeout: float = 600.0) -> dict[str, dict[str, str]]:
     """``cdklocal bootstrap`` then ``cdklocal deploy``; return each stack's outputs."""
@@ -57,6 +74,7 @@ def deploy_with_cdklocal(localstack: LocalStack, app_dir: Path, stacks: str = "-
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     })
     started = time.monotonic()
+    release_bootstrap_parameter(localstack)
     _run(["bootstrap", f"aws://000000000000/{localstack.region}"], app_dir, env, timeout)
     # --no-previous-parameters: LocalStack 4.8.1 otherwise fails updates on BootstrapVersion
     _run(["deploy", stacks, "--require-approval", "never", "--no-previous-parameters",

@@ -1,8 +1,9 @@
 """Finding and killing the processes of one LocalStack run.
 
-Every process the embedded backend starts (LocalStack, its Lambda environments, their runtimes)
-inherits ``LSH_RUN_ID=<id>`` in its environment, so they can be found by reading
-``/proc/<pid>/environ`` even after their parent is gone.
+Every process the embedded backend starts is found even after its parent is gone: LocalStack and
+its Lambda environments carry ``LSH_RUN_ID=<id>`` in their environment (``/proc/<pid>/environ``),
+and the function runtimes (whose environment is the function's own) work in a folder inside the
+run's folder, named ``lsh-<id>-...`` (``/proc/<pid>/cwd``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ RUN_ID_VAR = "LSH_RUN_ID"
 def pids_of_run(run_id: str) -> list[int]:
     """Live processes whose environment carries ``LSH_RUN_ID=run_id``."""
     needle = f"{RUN_ID_VAR}={run_id}".encode()
+    run_dir_mark = f"/lsh-{run_id}-"
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -27,7 +29,11 @@ def pids_of_run(run_id: str) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and needle in environ.split(b"\0"):
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            cwd = ""
+        if state != "Z" and (needle in environ.split(b"\0") or run_dir_mark in cwd + "/"):
             found.append(int(entry.name))
     return found
 
