@@ -112,7 +112,7 @@ def plot(samples: dict[str, list[float]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 4))
     labels = list(samples)
-    ax.boxplot([[s * 1000 for s in samples[k]] for k in labels], labels=labels, showfliers=True)
+    ax.boxplot([[s * 1000 for s in samples[k]] for k in labels], tick_labels=labels, showfliers=True)
     ax.set_yscale("log")
     ax.set_ylabel("ms (log scale)")
     ax.set_title(f"embedded LocalStack 4.8.1, {machine()['cores']} cores")

@@ -40,6 +40,7 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "LAMBDA_RUNTIME_EXECUTOR": "process",
     # tests want events to flow fast; AWS polls continuously, LocalStack every second by default
     "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.05",
+    "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.1",
 }
 #: host variables that would point LocalStack (or its Lambda functions) somewhere else
 _DROPPED_HOST_VARS = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "AWS_ENDPOINT_URL",

@@ -35,6 +35,10 @@ def main() -> None:
         threading.Thread(target=_watch_stdin, name="lsh-lifeline", daemon=True).start()
     from localstack.runtime.main import main as localstack_main
 
+    from lsh_localstack_plugins.patches import apply_all
+
+    apply_all()
+
     localstack_main()
 
 
