@@ -10,10 +10,10 @@ Public API (imports are light: nothing here starts LocalStack by itself):
 from harness.errors import (EnvironmentBuildError, HarnessError, LocalStackNotReachable,
                             LocalStackStartError)
 from harness.localstack import Backend, EmbeddedBackend, ExternalBackend, LocalStack, create_backend
-from harness.waits import EventuallyTimeout, eventually
+from harness.waits import DEFAULT_POLICY, EventuallyTimeout, Policy, eventually, eventually_async
 
 __all__ = [
     "Backend", "EmbeddedBackend", "ExternalBackend", "LocalStack", "create_backend",
-    "eventually", "EventuallyTimeout",
+    "eventually", "eventually_async", "Policy", "DEFAULT_POLICY", "EventuallyTimeout",
     "HarnessError", "EnvironmentBuildError", "LocalStackStartError", "LocalStackNotReachable",
 ]
