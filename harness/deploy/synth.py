@@ -36,13 +36,15 @@ def synth(app_dir: Path, outdir: Path, region: str, account: str = "000000000000
           context: dict | None = None, env: dict[str, str] | None = None) -> list[StackArtifact]:
     """Run the app's command with ``CDK_OUTDIR`` set; return its stacks in deployment order."""
     command = read_app_command(app_dir / "cdk.json")
+    # as the CDK CLI does: cdk.json's own context, overridden by what the caller passes
+    context = {**json.loads((app_dir / "cdk.json").read_text()).get("context", {}), **(context or {})}
     outdir.mkdir(parents=True, exist_ok=True)
     run_env = dict(os.environ)
     run_env.update({
         "CDK_OUTDIR": str(outdir),
         "CDK_DEFAULT_ACCOUNT": account,
         "CDK_DEFAULT_REGION": region,
-        "CDK_CONTEXT_JSON": json.dumps(context or {}),
+        "CDK_CONTEXT_JSON": json.dumps(context),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         # CDK's built-in CloudFormation validation costs 3-8 s per synth
         "CDK_VALIDATION": os.environ.get("CDK_VALIDATION", "false"),

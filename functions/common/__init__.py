@@ -1,0 +1,1 @@
+"""Code shared by the pipeline's functions: event models and their normalisation."""

@@ -1,0 +1,127 @@
+"""Pydantic models of everything the pipeline reads and writes.
+
+Three shapes arrive on the ingest queue (SNS raw message delivery, so the SQS body is exactly what
+was published to the topic):
+
+- an S3 event notification (``{"Records": [...]}``), or the ``s3:TestEvent`` message S3 sends once
+  when notifications are configured on the bucket;
+- the event the API handler published (:class:`ApiEvent`, ``"source": "api"``);
+- an EventBridge event envelope (``detail-type``/``source``/``detail``) delivered by the bus rule.
+
+:data:`IngestMessage` is a tagged union of the four; :func:`message_shape` picks the member, so a
+body that is none of them fails validation with one clear error instead of four.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Model
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+
+Source = Literal["s3", "api", "bus"]
+
+#: An event type: a short dotted/colon name such as ``order.created`` or ``ObjectCreated:Put``.
+EventTypeName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
+                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"),
+]
+EventId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+class NewEventRequest(BaseModel):
+    """The JSON body of ``POST /events``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: EventTypeName = Field(description="What happened, e.g. 'order.created'.")
+    payload: dict[str, Any] = Field(default_factory=dict,
+                                    description="Free-form JSON object carried with the event.")
+
+
+class ApiEvent(BaseModel):
+    """What the API handler publishes to the ingest topic."""
+
+    source: Literal["api"]
+    event_id: EventId
+    type: EventTypeName
+    payload: dict[str, Any] = Field(default_factory=dict)
+    received_at: datetime
+
+
+class S3TestEvent(BaseModel):
+    """The message S3 publishes once when a notification configuration is put on a bucket."""
+
+    Event: Literal["s3:TestEvent"]
+    Service: str = "Amazon S3"
+    Bucket: str | None = None
+    Time: str | None = None
+    RequestId: str | None = None
+
+
+class BusDetail(BaseModel):
+    """``detail`` of a bus event: free-form, with an optional caller-chosen ``event_id``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_id: EventId | None = None
+
+
+class BusEvent(EventBridgeModel):
+    """An EventBridge event envelope, as the bus rule's SNS target publishes it."""
+
+    detail: BusDetail  # type: ignore[assignment]
+
+
+def message_shape(value: Any) -> str | None:
+    """The tag of the :data:`IngestMessage` member a decoded message body belongs to."""
+    if not isinstance(value, dict):
+        return None
+    if "Records" in value:
+        return "s3"
+    if value.get("Event") == "s3:TestEvent":
+        return "s3-test"
+    if "detail-type" in value:
+        return "bus"
+    if value.get("source") == "api":
+        return "api"
+    return None
+
+
+IngestMessage = Annotated[
+    Union[
+        Annotated[S3Model, Tag("s3")],
+        Annotated[S3TestEvent, Tag("s3-test")],
+        Annotated[BusEvent, Tag("bus")],
+        Annotated[ApiEvent, Tag("api")],
+    ],
+    Discriminator(
+        message_shape,
+        custom_error_type="unknown_message_shape",
+        custom_error_message=("not a known message: expected an S3 event notification "
+                              "('Records'), an API event ('source': 'api') or an EventBridge "
+                              "event ('detail-type')"),
+    ),
+]
+
+
+class PipelineEvent(BaseModel):
+    """One event, whatever way it came in: what the processor stores and confirms."""
+
+    event_id: EventId
+    source: Source
+    type: str
+    received_at: datetime
+    payload: dict[str, Any] = Field(default_factory=dict)
+    bucket: str | None = None
+    object_key: str | None = None
+
+
+class ConfirmationMessage(BaseModel):
+    """The processor's message to the confirmation queue."""
+
+    event_id: EventId
+    source: Source
+    type: str
