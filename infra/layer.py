@@ -19,10 +19,15 @@ PYTHON_VERSION = "3.11"
 BUILD_ROOT = Path(os.environ.get("LSH_LAYER_BUILD_DIR", Path(__file__).parent / ".build"))
 
 
+def layer_digest() -> str:
+    """Identifies the layer's content: the pins and the Python version it was built for."""
+    return hashlib.sha256(REQUIREMENTS.read_bytes() + PYTHON_VERSION.encode()).hexdigest()[:12]
+
+
 def build_dependency_layer() -> Path:
     """The folder to use as layer code (holding ``python/``), built if missing."""
     pins = REQUIREMENTS.read_bytes()
-    digest = hashlib.sha256(pins + PYTHON_VERSION.encode()).hexdigest()[:12]
+    digest = layer_digest()
     target = BUILD_ROOT / f"layer-{digest}"
     if (target / ".complete").is_file():
         return target

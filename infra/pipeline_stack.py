@@ -29,7 +29,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, Node
 
-from infra.layer import build_dependency_layer
+from infra.layer import build_dependency_layer, layer_digest
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 MAX_RECEIVE_COUNT = 3
@@ -106,7 +106,11 @@ class PipelineStack(cdk.Stack):
         notifications = sns.Topic(self, "NotificationTopic")
 
         layer = lambda_.LayerVersion(
-            self, "Dependencies", code=lambda_.Code.from_asset(str(build_dependency_layer())),
+            self, "Dependencies",
+            # the pins identify the content: CDK need not hash the layer's thousands of files
+            code=lambda_.Code.from_asset(str(build_dependency_layer()),
+                                         asset_hash=layer_digest(),
+                                         asset_hash_type=cdk.AssetHashType.CUSTOM),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_11],
             description="aws-lambda-powertools and pydantic (infra/layer-requirements.txt)")
         common_env = {

@@ -35,6 +35,22 @@ def zip_directory(path: Path) -> bytes:
     return buf.getvalue()
 
 
+def cached_zip(path: Path, key: str) -> bytes:
+    """The zip of an asset folder, kept on disk by its key (CDK puts the content hash in it), so a
+    fresh LocalStack gets big assets (a 13 MB dependency layer) without zipping them again."""
+    from harness.localstack.venvs import cache_root
+
+    cached = cache_root() / "asset-zips" / key.replace("/", "_")
+    if cached.is_file():
+        return cached.read_bytes()
+    body = zip_directory(path)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(body)
+    partial.replace(cached)
+    return body
+
+
 def upload_file_assets(assets_file: Path, s3, account: str, region: str) -> dict[str, int]:
     """Upload missing assets; return counts of ``uploaded`` and ``skipped``."""
     manifest = json.loads(assets_file.read_text())
@@ -53,7 +69,7 @@ def upload_file_assets(assets_file: Path, s3, account: str, region: str) -> dict
                 continue
             path = assets_file.parent / source["path"]
             if source.get("packaging") == "zip" and path.is_dir():
-                body = zip_directory(path)
+                body = cached_zip(path, key)
             else:
                 body = path.read_bytes()
             s3.put_object(Bucket=bucket, Key=key, Body=body)
