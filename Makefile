@@ -39,6 +39,7 @@ up: venv
 
 bench: venv
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache bench/results
+	rm -rf $(VENV) .pytest_cache node_modules

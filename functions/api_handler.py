@@ -1,74 +1,86 @@
-"""``POST /events``: validate the JSON body, publish it to the pipeline topic, return its id.
+"""``POST /events``: validate the JSON body, publish the event to the pipeline topic, answer 202.
 
-An ``Idempotency-Key`` header makes retries safe: the same key with the same body returns the
-first call's event id and publishes nothing more; the same key with another body is refused (422).
+- A bad body gets 400 and a message naming each bad field (``{"message", "errors": [{field,
+  message}]}``); nothing is published.
+- An ``Idempotency-Key`` header makes retries safe (Powertools idempotency, DynamoDB store): the
+  same key with the same body returns the first call's event id and publishes nothing more; the
+  same key with another body gets 422; a retry while the first call still runs gets 409.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
-from pydantic import ValidationError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError, IdempotencyValidationError)
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common.aws import client, idempotency_config, persistence
-from common.models import EventBody, PipelineEvent, describe_validation_error, now_iso
+from functions.common.aws import client, idempotency_config, persistence
+from functions.common.models import ApiEvent, NewEventRequest, describe, field_errors, now_iso
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 logger = Logger()
 app = APIGatewayRestResolver()
-config = idempotency_config("idempotency_key", payload_validation_jmespath="body")
+config = idempotency_config("idempotency_key", payload_validation_jmespath="request")
 
 
-def _json(status: int, body: dict) -> Response:
+def _error(status: int, message: str, **extra) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(body))
+                    body={"message": message, **extra})
 
 
-def publish(body: dict) -> dict:
-    event = PipelineEvent(event_id=f"api-{body.get('event_id') or uuid.uuid4().hex}",
-                          source="api", type=body["type"], payload=body["payload"],
-                          created_at=now_iso())
-    client("sns").publish(
-        TopicArn=os.environ["TOPIC_ARN"], Message=event.model_dump_json(),
-        MessageAttributes={"event_id": {"DataType": "String", "StringValue": event.event_id}})
-    logger.info("event published", extra={"event_id": event.event_id})
-    return {"event_id": event.event_id}
+def publish(request: dict) -> dict:
+    """Give the event an id, publish it to the pipeline topic; return what the API answers."""
+    event = ApiEvent(source="api", event_id=f"api-{uuid.uuid4().hex}", type=request["type"],
+                     payload=request["payload"], received_at=now_iso())
+    client("sns").publish(TopicArn=os.environ["TOPIC_ARN"], Message=event.model_dump_json(),
+                          MessageAttributes={
+                              "source": {"DataType": "String", "StringValue": "api"},
+                              "event_id": {"DataType": "String", "StringValue": event.event_id}})
+    logger.info("event published", extra={"event_id": event.event_id, "type": event.type})
+    return {"event_id": event.event_id, "status": "accepted"}
 
 
-@idempotent_function(data_keyword_argument="request", config=config,
+@idempotent_function(data_keyword_argument="call", config=config,
                      persistence_store=persistence())
-def publish_once(request: dict) -> dict:
-    return publish(request["body"])
+def publish_once(call: dict) -> dict:
+    """:func:`publish`, once per ``call["idempotency_key"]``."""
+    return publish(call["request"])
 
 
 @app.post("/events")
 def post_event() -> Response:
     try:
-        raw = json.loads(app.current_event.body or "")
-    except ValueError as exc:
-        return _json(400, {"message": f"the body must be a JSON object ({exc})"})
-    if not isinstance(raw, dict):
-        return _json(400, {"message": "the body must be a JSON object with `type` and `payload`"})
-    try:
-        body = EventBody.model_validate(raw).model_dump(mode="json")
+        request = parse(event=app.current_event.body or "", model=NewEventRequest)
     except ValidationError as exc:
-        return _json(400, {"message": f"invalid event: {describe_validation_error(exc)}"})
-    key = app.current_event.get_header_value("Idempotency-Key", case_sensitive=False)
-    if not key:
-        return _json(202, publish(body))
+        errors = field_errors(exc)
+        logger.info("invalid request", extra={"errors": errors})
+        return _error(400, f"invalid request body: {describe(errors)}", errors=errors)
+    body = request.model_dump(mode="json")
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    if key is None or not key.strip():
+        return Response(202, content_types.APPLICATION_JSON, publish(body))
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        return _error(400, f"{IDEMPOTENCY_HEADER}: at most {MAX_IDEMPOTENCY_KEY_LENGTH} "
+                           "characters")
     try:
-        result = publish_once(request={"idempotency_key": key, "body": body})
+        result = publish_once(call={"idempotency_key": key, "request": body})
     except IdempotencyValidationError:
-        return _json(422, {"message": f"Idempotency-Key {key!r} was already used with another body"})
-    return _json(202, result)
+        return _error(422, f"{IDEMPOTENCY_HEADER} {key!r} was already used with another body")
+    except IdempotencyAlreadyInProgressError:
+        return _error(409, f"a request with {IDEMPOTENCY_HEADER} {key!r} is still in progress; "
+                           "retry later")
+    return Response(202, content_types.APPLICATION_JSON, result)
 
 
-@logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: LambdaContext) -> dict:
     config.register_lambda_context(context)
     return app.resolve(event, context)

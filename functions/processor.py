@@ -1,8 +1,11 @@
-"""Ingest queue → events table (+ a message on the confirmation queue), once per event.
+"""Ingest queue → the events table (status ``RECEIVED``) and the confirmation queue, once per event.
 
-A batch never fails as a whole: each bad message is reported as a batch item failure (so SQS
-retries only it and, after 3 receives, moves it to the ingest DLQ), and its reason is logged with
-its message id. Duplicate deliveries of an event are absorbed by Powertools idempotency.
+- Messages are handled one by one with Powertools' ``BatchProcessor``: a bad message is reported
+  as a batch item failure (SQS retries only it and, after 3 receives, moves it to the ingest DLQ)
+  and never fails the others. Its reason is logged with its SQS message id.
+- S3's ``s3:TestEvent`` message is logged and ignored.
+- Duplicate deliveries are absorbed by Powertools idempotency keyed on the event id; past the
+  idempotency window, the conditional write still never turns a ``CONFIRMED`` item back.
 """
 
 from __future__ import annotations
@@ -16,60 +19,75 @@ from aws_lambda_powertools.utilities.batch import (BatchProcessor, EventType,
                                                    process_partial_response)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from common.aws import client, events_table, idempotency_config, persistence
-from common.ingest import InvalidEvent, parse_ingest_message
-from common.models import now_iso
+from functions.common.aws import client, events_table, idempotency_config, persistence
+from functions.common.ingest import InvalidMessage, parse_ingest_message
+from functions.common.models import ConfirmationMessage, now_iso
 
 logger = Logger()
-batch = BatchProcessor(event_type=EventType.SQS)
+batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 config = idempotency_config("event_id")
 
 
-@idempotent_function(data_keyword_argument="event", config=config, persistence_store=persistence())
+@idempotent_function(data_keyword_argument="event", config=config,
+                     persistence_store=persistence())
 def record_event(event: dict) -> dict:
+    """Write one :class:`PipelineEvent` (as a dict) and ask for its confirmation."""
     ttl_days = int(os.environ.get("EVENT_TTL_DAYS", "30"))
     item = {
         "event_id": event["event_id"], "status": "RECEIVED", "source": event["source"],
-        "type": event["type"], "payload": json.dumps(event["payload"], sort_keys=True),
-        "created_at": event["created_at"], "received_at": now_iso(),
+        "type": event["type"], "received_at": event["received_at"], "recorded_at": now_iso(),
+        "payload": json.dumps(event["payload"], sort_keys=True),
         "ttl": int(time.time()) + ttl_days * 86400,
     }
-    if event.get("object_key") is not None:
-        item["object_key"] = event["object_key"]
+    for name in ("object_key", "bucket"):
+        if event.get(name) is not None:
+            item[name] = event[name]
     try:
-        events_table().put_item(Item=item, ConditionExpression="attribute_not_exists(event_id)")
+        events_table().put_item(
+            Item=item, ConditionExpression="attribute_not_exists(event_id) OR #status = :received",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":received": "RECEIVED"})
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        # recorded before (outside the idempotency window): never record or confirm it twice
-        logger.info("event already recorded", extra={"event_id": event["event_id"]})
-        return {"event_id": event["event_id"], "status": "ALREADY_RECORDED"}
+        logger.info("event already confirmed; duplicate ignored",
+                    extra={"event_id": event["event_id"]})
+        return {"event_id": event["event_id"], "status": "DUPLICATE"}
+    confirmation = ConfirmationMessage(event_id=event["event_id"], source=event["source"],
+                                       type=event["type"])
     client("sqs").send_message(QueueUrl=os.environ["CONFIRMATION_QUEUE_URL"],
-                               MessageBody=json.dumps({"event_id": event["event_id"]}))
+                               MessageBody=confirmation.model_dump_json())
     logger.info("event recorded", extra={"event_id": event["event_id"],
-                                         "source": event["source"]})
+                                         "source": event["source"], "type": event["type"]})
     return {"event_id": event["event_id"], "status": "RECEIVED"}
 
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        found = parse_ingest_message(record.body)
-    except InvalidEvent as exc:
+        events = parse_ingest_message(record.body)
+    except InvalidMessage as exc:
         logger.error("rejected message", extra={
-            "message_id": record.message_id, "reason": str(exc),
-            "receive_count": record.attributes.approximate_receive_count})
+            "message_id": record.message_id, "reason": str(exc), "errors": exc.errors,
+            "receive_count": int(record.attributes.approximate_receive_count)})
         raise
-    if not found:
-        logger.info("ignored S3 test event", extra={"message_id": record.message_id})
+    if not events:
+        logger.info("S3 test event ignored", extra={"message_id": record.message_id})
         return
-    for event in found:
-        record_event(event=event.model_dump(mode="json"))
+    for event in events:
+        try:
+            record_event(event=event.model_dump(mode="json"))
+        except Exception:
+            logger.exception("message failed; SQS will deliver it again", extra={
+                "message_id": record.message_id, "event_id": event.event_id,
+                "receive_count": int(record.attributes.approximate_receive_count)})
+            raise
 
 
-@logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: LambdaContext) -> dict:
     config.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler,
                                     processor=batch, context=context)

@@ -1,7 +1,10 @@
 """``lsh``: the command line of the harness.
 
-- ``lsh up``: start LocalStack and stay in the foreground (Ctrl-C stops it), printing the endpoint
-  and ``export`` lines for other shells.
+- ``lsh up``: start LocalStack, deploy the reference pipeline (``--no-deploy`` to skip) and stay
+  in the foreground (Ctrl-C stops it), printing the endpoint, the stack's outputs and ``export``
+  lines for other shells.
+- ``lsh send upload FILE`` / ``lsh send api JSON`` / ``lsh send bus JSON``: send an event to the
+  pipeline of a running ``lsh up`` and follow it to CONFIRMED.
 - ``lsh demo``: the main job, end to end (see :mod:`harness.demo`).
 - ``lsh prepare``: build the cached virtualenvs now (``make`` does this once).
 """
@@ -10,13 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
-from harness.localstack import LocalStack, create_backend, venvs
+from harness.localstack import ExternalBackend, LocalStack, create_backend, venvs
 
 
 def state_file():
@@ -42,11 +48,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     with _backend_from_args(args) as localstack:
+        outputs: dict[str, str] = {}
+        if not args.no_deploy:
+            from harness.demo import pipeline_app
+            from harness.deploy import deploy_app
+
+            deployed = deploy_app(localstack, pipeline_app())
+            outputs = deployed.outputs
+            print(f"deployed the reference pipeline (stack LshPipeline) in "
+                  f"{sum(deployed.timings.values()):.1f} s; its outputs:")
+            for key, value in sorted(outputs.items()):
+                print(f"  {key:<32} {value}")
+            print(f"  {'(API endpoint here)':<32} {deployed.api_url('events')}")
         print_exports(localstack)
         state_file().parent.mkdir(parents=True, exist_ok=True)
         state_file().write_text(json.dumps({"endpoint_url": localstack.endpoint_url,
-                                            "region": localstack.region}))
-        print("Press Ctrl-C to stop.", flush=True)
+                                            "region": localstack.region, "outputs": outputs}))
+        print("Send events from another shell with `lsh send upload FILE`, `lsh send api JSON` or "
+              "`lsh send bus JSON`. Press Ctrl-C to stop.", flush=True)
         try:
             stop.wait()
         finally:
@@ -60,6 +79,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     with _backend_from_args(args) as localstack:
         return run_demo(localstack)
+
+
+def _running_pipeline() -> tuple[LocalStack, dict[str, str]]:
+    """The LocalStack of a running ``lsh up`` (or ``LSH_ENDPOINT``) and the pipeline's outputs."""
+    state = json.loads(state_file().read_text()) if state_file().is_file() else {}
+    endpoint = os.environ.get("LSH_ENDPOINT") or state.get("endpoint_url")
+    if not endpoint:
+        raise HarnessError("no running LocalStack found: start one with `lsh up` (or set "
+                           "LSH_ENDPOINT to one where the pipeline is deployed)")
+    localstack = ExternalBackend(endpoint, wait_seconds=3).start()
+    try:
+        stack = localstack.client("cloudformation").describe_stacks(StackName="LshPipeline")
+    except Exception as exc:
+        raise HarnessError(f"the pipeline is not deployed at {endpoint} ({exc}): run `lsh up` "
+                           "without --no-deploy") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0].get("Outputs", [])}
+    return localstack, outputs
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from harness.pipeline_client import PipelineClient
+
+    localstack, outputs = _running_pipeline()
+    client = PipelineClient(localstack, outputs)
+    sent = time.time()
+    if args.kind == "upload":
+        path = Path(args.what)
+        if not path.is_file():
+            raise HarnessError(f"{path} is not a file: `lsh send upload` takes a file to upload")
+        key = args.key or path.name
+        client.upload(key, path.read_bytes())
+        print(f"uploaded {path} as s3://{outputs['BucketName']}/{key}")
+        if args.no_follow:
+            return 0
+        item = client.wait_for_upload(key, "CONFIRMED", timeout=args.timeout)
+    else:
+        try:
+            body = json.loads(args.what)
+        except ValueError as exc:
+            raise HarnessError(f"not JSON: {exc}; e.g. "
+                               "'{\"type\": \"order.created\", \"payload\": {\"id\": 1}}'") from None
+        if args.kind == "api":
+            resp = client.post_api(body, idempotency_key=args.idempotency_key)
+            print(f"POST {client.api_url()} → {resp.status} {json.dumps(resp.body)}")
+            if resp.status != 202:
+                return 1
+            event_id = resp.event_id
+        else:
+            event_id = client.put_bus_event(body)
+            print(f"put on bus {outputs['EventBusName']} → event {event_id}")
+        if args.no_follow:
+            return 0
+        item = client.wait_for_status(event_id, "CONFIRMED", timeout=args.timeout)
+    print(f"event {item['event_id']}: {item['status']} (received {item['received_at']}, "
+          f"confirmed {item.get('confirmed_at')}, {1000 * (time.time() - sent):.0f} ms after sending)")
+    return 0
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -83,6 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--endpoint", help="endpoint for --backend external [LSH_ENDPOINT]")
             p.add_argument("--port", type=int, default=4566 if name == "up" else None,
                            help="loopback port for the embedded backend")
+        if name == "up":
+            p.add_argument("--no-deploy", action="store_true",
+                           help="only start LocalStack; do not deploy the reference pipeline")
+    send = sub.add_parser("send", help="send an event to the pipeline of a running `lsh up`")
+    send.set_defaults(func=cmd_send)
+    send.add_argument("kind", choices=["upload", "api", "bus"])
+    send.add_argument("what", help="a file (upload) or a JSON event body (api, bus)")
+    send.add_argument("--key", help="object key for an upload (default: the file's name)")
+    send.add_argument("--idempotency-key", help="Idempotency-Key header for an api event")
+    send.add_argument("--no-follow", action="store_true", help="do not wait for CONFIRMED")
+    send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The upload pipeline: three ways in (S3 upload, REST API, EventBridge bus), one way through.
+"""The event pipeline: three ways in (S3 upload, REST API, EventBridge bus), one way through.
 
     uploads bucket ──(event notification)──┐
     POST /events → api_handler ────────────┼─→ pipeline topic ─→ ingest queue ─→ processor
@@ -7,13 +7,15 @@
     notifications topic ←─ confirmation_sender ←─ confirmation queue ←─ events table (RECEIVED)
                            (marks CONFIRMED)        │ DLQ after 3
 
-Idempotency (AWS Lambda Powertools, DynamoDB persistence) makes duplicate deliveries harmless.
+Plain CloudFormation throughout, no custom resources: the bucket's notification configuration is
+set on the ``CfnBucket`` itself (``bucket.add_event_notification`` deploys a custom-resource
+Lambda), log groups are resources of the stack (not ``logRetention``), and nothing auto-deletes
+objects. Each function's role holds only what it uses (narrow ``grant`` calls).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -23,26 +25,36 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, Node
 
-from infra.layer import build_dependency_layer, layer_digest
+from infra.layer import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
 
-FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
-MAX_RECEIVE_COUNT = 3
+STACK_NAME = "LshPipeline"
 BUS_SOURCE = "pipeline.manual"
+MAX_RECEIVE_COUNT = 3
+BATCH_SIZE = 10
+API_STAGE = "v1"
+#: what Powertools' DynamoDB idempotency store does with its records, and nothing more
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                       "dynamodb:DeleteItem")
+OUTPUT_NAMES = ("BucketName", "TopicArn", "IngestQueueUrl", "IngestDlqUrl", "EventsTableName",
+                "ConfirmationQueueUrl", "ConfirmationDlqUrl", "NotificationTopicArn",
+                "EventBusName", "ApiId", "ApiStage")
 
 
 @dataclass(frozen=True)
 class PipelineTuning:
-    """Knobs read from CDK context (``-c name=value``); the defaults suit AWS.
+    """Knobs read from CDK context (``-c name=value`` or ``cdk.json``); the defaults suit AWS.
 
     ``retry_delay_seconds`` is the queues' visibility timeout: how long a failed message waits
-    before it is delivered again (tests set it low so poison reaches the DLQ in seconds). The
-    functions' timeout never exceeds it, as Lambda requires for SQS event sources.
+    before it is delivered again (a test run sets it low, so poison reaches the DLQ in seconds).
+    The functions' timeout never exceeds it, as Lambda requires for SQS event sources.
+    ``event_ttl_days`` is how long an event item lives (the table's TTL attribute ``ttl``).
     """
 
     retry_delay_seconds: int = 60
@@ -61,28 +73,29 @@ class PipelineTuning:
 
     @property
     def function_timeout(self) -> int:
-        return min(self.function_timeout_seconds, self.retry_delay_seconds)
+        return max(1, min(self.function_timeout_seconds, self.retry_delay_seconds))
 
 
 class PipelineStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str,
-                 tuning: PipelineTuning = PipelineTuning(), **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str = STACK_NAME, *,
+                 tuning: PipelineTuning | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        tuning = tuning or PipelineTuning.from_context(self.node)
         destroy = cdk.RemovalPolicy.DESTROY
         retention = cdk.Duration.days(14)
         visibility = cdk.Duration.seconds(tuning.retry_delay_seconds)
 
-        # --- the one way through: topic → ingest queue → processor → table → confirmation ---
-        topic = sns.Topic(self, "PipelineTopic")
-        ingest_dlq = sqs.Queue(self, "IngestDlq", retention_period=retention,
-                               enforce_ssl=True, removal_policy=destroy)
-        ingest_queue = sqs.Queue(
-            self, "IngestQueue", retention_period=retention, visibility_timeout=visibility,
-            enforce_ssl=True, removal_policy=destroy,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=ingest_dlq,
-                                                  max_receive_count=MAX_RECEIVE_COUNT))
-        topic.add_subscription(subs.SqsSubscription(ingest_queue, raw_message_delivery=True))
+        def queue_with_dlq(name: str) -> tuple[sqs.Queue, sqs.Queue]:
+            dlq = sqs.Queue(self, f"{name}Dlq", retention_period=retention,
+                            enforce_ssl=True, removal_policy=destroy)
+            queue = sqs.Queue(
+                self, f"{name}Queue", retention_period=retention, visibility_timeout=visibility,
+                enforce_ssl=True, removal_policy=destroy,
+                dead_letter_queue=sqs.DeadLetterQueue(queue=dlq,
+                                                      max_receive_count=MAX_RECEIVE_COUNT))
+            return queue, dlq
 
+        # --- storage ---
         table = ddb.Table(
             self, "EventsTable", removal_policy=destroy,
             partition_key=ddb.Attribute(name="event_id", type=ddb.AttributeType.STRING),
@@ -91,71 +104,71 @@ class PipelineStack(cdk.Stack):
             index_name="by_status",
             partition_key=ddb.Attribute(name="status", type=ddb.AttributeType.STRING),
             sort_key=ddb.Attribute(name="received_at", type=ddb.AttributeType.STRING))
+        # Powertools' idempotency records: key "id", expiry epoch in "expiration"
         idempotency = ddb.Table(
             self, "IdempotencyTable", removal_policy=destroy,
             partition_key=ddb.Attribute(name="id", type=ddb.AttributeType.STRING),
             billing_mode=ddb.BillingMode.PAY_PER_REQUEST, time_to_live_attribute="expiration")
 
-        confirmation_dlq = sqs.Queue(self, "ConfirmationDlq", retention_period=retention,
-                                     enforce_ssl=True, removal_policy=destroy)
-        confirmation_queue = sqs.Queue(
-            self, "ConfirmationQueue", retention_period=retention, visibility_timeout=visibility,
-            enforce_ssl=True, removal_policy=destroy,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=confirmation_dlq,
-                                                  max_receive_count=MAX_RECEIVE_COUNT))
+        # --- the one way through ---
+        topic = sns.Topic(self, "PipelineTopic")
+        ingest_queue, ingest_dlq = queue_with_dlq("Ingest")
+        topic.add_subscription(subs.SqsSubscription(ingest_queue, raw_message_delivery=True))
+        confirmation_queue, confirmation_dlq = queue_with_dlq("Confirmation")
         notifications = sns.Topic(self, "NotificationTopic")
 
         layer = lambda_.LayerVersion(
-            self, "Dependencies",
-            # the pins identify the content: CDK need not hash the layer's thousands of files
-            code=lambda_.Code.from_asset(str(build_dependency_layer()),
-                                         asset_hash=layer_digest(),
-                                         asset_hash_type=cdk.AssetHashType.CUSTOM),
-            compatible_runtimes=[lambda_.Runtime.PYTHON_3_11],
-            description="aws-lambda-powertools and pydantic (infra/layer-requirements.txt)")
-        common_env = {
-            "EVENTS_TABLE": table.table_name,
-            "IDEMPOTENCY_TABLE": idempotency.table_name,
-            "EVENT_TTL_DAYS": str(tuning.event_ttl_days),
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-        }
+            self, "Dependencies", code=dependency_layer_code(), removal_policy=destroy,
+            compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
+            description="The functions' pinned dependencies (functions/requirements.txt)")
+        code = function_code()
 
-        def function(name: str, handler: str, env: dict[str, str]) -> lambda_.Function:
-            return lambda_.Function(
-                self, name, runtime=lambda_.Runtime.PYTHON_3_11, handler=handler,
-                code=lambda_.Code.from_asset(str(FUNCTIONS_DIR),
-                                             exclude=["**/__pycache__", "*.pyc", "tests"]),
-                layers=[layer], timeout=cdk.Duration.seconds(tuning.function_timeout),
-                memory_size=256,
-                environment={**common_env, **env, "POWERTOOLS_SERVICE_NAME": handler.split(".")[0]})
+        def function(name: str, module: str, env: dict[str, str]) -> lambda_.Function:
+            fn = lambda_.Function(
+                self, name, runtime=RUNTIME, architecture=ARCHITECTURE, code=code,
+                handler=f"functions.{module}.handler", layers=[layer], memory_size=256,
+                timeout=cdk.Duration.seconds(tuning.function_timeout),
+                environment={"IDEMPOTENCY_TABLE": idempotency.table_name,
+                             "POWERTOOLS_SERVICE_NAME": module, "POWERTOOLS_LOG_LEVEL": "INFO",
+                             **env})
+            # the group Lambda writes to, made here so it has a retention and goes with the stack
+            logs.LogGroup(self, f"{name}Logs", log_group_name=f"/aws/lambda/{fn.function_name}",
+                          retention=logs.RetentionDays.ONE_WEEK, removal_policy=destroy)
+            idempotency.grant(fn, *IDEMPOTENCY_ACTIONS)
+            return fn
 
-        processor = function("Processor", "processor.handler",
-                             {"CONFIRMATION_QUEUE_URL": confirmation_queue.queue_url})
+        processor = function("Processor", "processor", {
+            "EVENTS_TABLE": table.table_name, "EVENT_TTL_DAYS": str(tuning.event_ttl_days),
+            "CONFIRMATION_QUEUE_URL": confirmation_queue.queue_url})
         processor.add_event_source(sources.SqsEventSource(
-            ingest_queue, batch_size=10, report_batch_item_failures=True))
-        table.grant_read_write_data(processor)
-        idempotency.grant_read_write_data(processor)
+            ingest_queue, batch_size=BATCH_SIZE, report_batch_item_failures=True))
+        # table.grant() would add the table's indexes too; the item calls need the table only
+        iam.Grant.add_to_principal(grantee=processor, actions=["dynamodb:PutItem"],
+                                   resource_arns=[table.table_arn])
         confirmation_queue.grant_send_messages(processor)
 
-        confirmer = function("ConfirmationSender", "confirmation_sender.handler",
-                             {"NOTIFICATION_TOPIC_ARN": notifications.topic_arn})
+        confirmer = function("ConfirmationSender", "confirmation_sender", {
+            "EVENTS_TABLE": table.table_name,
+            "NOTIFICATION_TOPIC_ARN": notifications.topic_arn})
         confirmer.add_event_source(sources.SqsEventSource(
-            confirmation_queue, batch_size=10, report_batch_item_failures=True))
-        table.grant_read_write_data(confirmer)
-        idempotency.grant_read_write_data(confirmer)
+            confirmation_queue, batch_size=BATCH_SIZE, report_batch_item_failures=True))
+        iam.Grant.add_to_principal(grantee=confirmer, actions=["dynamodb:UpdateItem"],
+                                   resource_arns=[table.table_arn])
         notifications.grant_publish(confirmer)
 
         # --- way in 1: uploads ---
-        bucket = s3.Bucket(self, "UploadsBucket", removal_policy=destroy,
-                           block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True)
-        # The notification is set on the CfnBucket rather than with bucket.add_event_notification:
-        # that one deploys a custom resource (a Lambda) which some emulators skip; this form is
-        # plain CloudFormation, the same on AWS. S3 checks it may publish when the bucket is
-        # created, so the bucket waits for the topic policy.
+        # The bucket's name is built, not generated, so the topic policy can name the bucket
+        # (aws:SourceArn) while the bucket waits for that policy: S3 checks that it may publish
+        # when the notification configuration is put.
+        bucket_name = (f"{self.stack_name.lower()[:24]}-uploads-{self.account}-{self.region}")
+        bucket = s3.Bucket(self, "UploadsBucket", bucket_name=bucket_name, removal_policy=destroy,
+                           block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
+                           encryption=s3.BucketEncryption.S3_MANAGED)
         topic.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowS3Notifications", actions=["sns:Publish"], resources=[topic.topic_arn],
-            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-            conditions={"StringEquals": {"aws:SourceAccount": self.account}}))
+            sid="AllowUploadsBucketNotifications", actions=["sns:Publish"],
+            resources=[topic.topic_arn], principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+            conditions={"StringEquals": {"aws:SourceAccount": self.account},
+                        "ArnLike": {"aws:SourceArn": f"arn:{self.partition}:s3:::{bucket_name}"}}))
         cfn_bucket: s3.CfnBucket = bucket.node.default_child
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             topic_configurations=[s3.CfnBucket.TopicConfigurationProperty(
@@ -163,11 +176,10 @@ class PipelineStack(cdk.Stack):
         cfn_bucket.node.add_dependency(topic.node.find_child("Policy"))
 
         # --- way in 2: the REST API ---
-        api_handler = function("ApiHandler", "api_handler.handler", {"TOPIC_ARN": topic.topic_arn})
+        api_handler = function("ApiHandler", "api_handler", {"TOPIC_ARN": topic.topic_arn})
         topic.grant_publish(api_handler)
-        idempotency.grant_read_write_data(api_handler)
-        api = apigw.RestApi(self, "Api", rest_api_name="lsh-pipeline",
-                            deploy_options=apigw.StageOptions(stage_name="v1"),
+        api = apigw.RestApi(self, "Api", rest_api_name=f"{self.stack_name}-api",
+                            deploy_options=apigw.StageOptions(stage_name=API_STAGE),
                             cloud_watch_role=False)
         api.root.add_resource("events").add_method("POST", apigw.LambdaIntegration(api_handler))
 
@@ -185,6 +197,7 @@ class PipelineStack(cdk.Stack):
             "ConfirmationDlqUrl": confirmation_dlq.queue_url,
             "NotificationTopicArn": notifications.topic_arn, "EventBusName": bus.event_bus_name,
             "ApiId": api.rest_api_id, "ApiStage": api.deployment_stage.stage_name,
+            # beyond the pipeline's contract: handy for tests and debugging
             "IdempotencyTableName": idempotency.table_name,
             "ProcessorFunctionName": processor.function_name,
             "ConfirmationSenderFunctionName": confirmer.function_name,

@@ -1,74 +1,86 @@
-"""Recognise what arrives on the ingest queue and turn it into :class:`PipelineEvent`s.
+"""Turn a message from the ingest queue into the :class:`PipelineEvent`s it carries.
 
-Three shapes come in through the pipeline topic (raw delivery): an S3 event notification, an
-EventBridge event (from the bus rule), or a :class:`PipelineEvent` published by the API handler.
-Anything else is invalid: it is retried, then lands in the ingest DLQ.
+The body is validated against :data:`~functions.common.models.IngestMessage` with Powertools'
+parser; anything that is not one of the pipeline's shapes raises :class:`InvalidMessage`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Model
-from pydantic import ValidationError
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
+from aws_lambda_powertools.utilities.parser.models import S3Model
 
-from common.models import EventBody, PipelineEvent, describe_validation_error
-
-
-class InvalidEvent(ValueError):
-    """A message that is none of the pipeline's shapes, or fails their validation."""
+from functions.common.models import (ApiEvent, BusEvent, IngestMessage, PipelineEvent,
+                                     S3TestEvent, describe, field_errors, iso)
 
 
-def _stable_id(prefix: str, *parts: str) -> str:
-    return f"{prefix}-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+class InvalidMessage(ValueError):
+    """A message body that is none of the pipeline's shapes, or fails their validation."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        super().__init__(describe(errors))
 
 
-def from_s3_notification(doc: dict) -> list[PipelineEvent]:
-    notification = S3Model.model_validate(doc)
-    found = []
+def upload_event_id(bucket: str, key: str, version_id: str | None, sequencer: str | None,
+                    etag: str | None, event_time: str) -> str:
+    """A stable id for one S3 event: the same notification delivered twice gives the same id.
+
+    The sequencer tells apart two writes of one key on AWS; the ETag and event time are in too
+    (S3 emulators may send a constant sequencer), all of them equal in a redelivered copy.
+    """
+    parts = (bucket, key, version_id or "", sequencer or "", etag or "", event_time)
+    return "s3-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def from_s3(notification: S3Model) -> list[PipelineEvent]:
+    events = []
     for record in notification.Records:
-        key = unquote_plus(record.s3.object.key)  # S3 URL-encodes keys in notifications
+        obj = record.s3.object or record.s3.get_object
         bucket = record.s3.bucket.name
-        sequencer = record.s3.object.sequencer or record.s3.object.eTag or ""
-        found.append(PipelineEvent(
-            # the same upload notification delivered twice gives the same id; a new upload of
-            # the same key has a new sequencer, so it is a new event
-            event_id=_stable_id("s3", bucket, key, sequencer),
-            source="s3", type=f"upload.{record.eventName}", object_key=key,
-            payload={"bucket": bucket, "key": key, "size": record.s3.object.size,
-                     "etag": record.s3.object.eTag},
-            created_at=record.eventTime.isoformat()))
-    return found
+        key = unquote_plus(obj.key)  # S3 URL-encodes keys in notifications ("a b" -> "a+b")
+        received_at = iso(record.eventTime)
+        events.append(PipelineEvent(
+            event_id=upload_event_id(bucket, key, obj.versionId, obj.sequencer, obj.eTag,
+                                     received_at),
+            source="s3", type=record.eventName, received_at=received_at,
+            bucket=bucket, object_key=key,
+            payload={"bucket": bucket, "key": key,
+                     "size": int(obj.size) if obj.size is not None else None, "etag": obj.eTag,
+                     "version_id": obj.versionId}))
+    return events
 
 
-def from_bus_event(doc: dict) -> list[PipelineEvent]:
-    envelope = EventBridgeModel.model_validate(doc)
-    body = EventBody.model_validate(envelope.detail)
-    return [PipelineEvent(event_id=f"bus-{body.event_id or envelope.id}", source="bus",
-                          type=body.type, payload=body.payload,
-                          created_at=envelope.time.isoformat())]
+def from_bus(event: BusEvent) -> list[PipelineEvent]:
+    detail = event.detail.model_dump(mode="json", exclude_none=True)
+    return [PipelineEvent(event_id=f"bus-{event.detail.event_id or event.id}", source="bus",
+                          type=event.detail_type, received_at=iso(event.time),
+                          payload=detail)]
+
+
+def from_api(event: ApiEvent) -> list[PipelineEvent]:
+    return [PipelineEvent(event_id=event.event_id, source="api", type=event.type,
+                          received_at=iso(event.received_at), payload=event.payload)]
 
 
 def parse_ingest_message(body: str) -> list[PipelineEvent]:
-    """The events in one ingest-queue message ([] for S3's test event); raises InvalidEvent."""
+    """The events in one message body; ``[]`` for S3's ``s3:TestEvent``.
+
+    Raises :class:`InvalidMessage` (naming each bad field) when it is not one of the shapes.
+    """
     try:
-        doc = json.loads(body)
-    except ValueError as exc:
-        raise InvalidEvent(f"body is not JSON ({exc}); first bytes: {body[:80]!r}") from None
-    if not isinstance(doc, dict):
-        raise InvalidEvent(f"body is JSON but not an object: {type(doc).__name__}")
-    try:
-        if doc.get("Event") == "s3:TestEvent":
-            return []
-        if "Records" in doc:
-            return from_s3_notification(doc)
-        if "detail-type" in doc and "detail" in doc:
-            return from_bus_event(doc)
-        if doc.get("source") == "api":
-            return [PipelineEvent.model_validate(doc)]
+        message = parse(event=body, model=IngestMessage)
     except ValidationError as exc:
-        raise InvalidEvent(describe_validation_error(exc)) from None
-    raise InvalidEvent("unrecognised message: expected an S3 event notification, an EventBridge "
-                       "event or an API event (keys seen: " + ", ".join(sorted(doc)[:10]) + ")")
+        raise InvalidMessage(field_errors(exc, tagged_union=True)) from None
+    except InvalidModelTypeError as exc:  # a model's own validator choked on a malformed body
+        raise InvalidMessage([{"field": "body", "message": str(exc).splitlines()[0]}]) from None
+    if isinstance(message, S3TestEvent):
+        return []
+    if isinstance(message, S3Model):
+        return from_s3(message)
+    if isinstance(message, BusEvent):
+        return from_bus(message)
+    return from_api(message)

@@ -14,13 +14,28 @@ body that is none of them fails validation with one clear error instead of four.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Model
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag,
+                      ValidationError, field_serializer)
 
 Source = Literal["s3", "api", "bus"]
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with milliseconds (sorts as text, as the GSI needs)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso(moment: datetime) -> str:
+    """``moment`` as :func:`now_iso` writes it (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"))
+
 
 #: An event type: a short dotted/colon name such as ``order.created`` or ``ObjectCreated:Put``.
 EventTypeName = Annotated[
@@ -49,6 +64,10 @@ class ApiEvent(BaseModel):
     type: EventTypeName
     payload: dict[str, Any] = Field(default_factory=dict)
     received_at: datetime
+
+    @field_serializer("received_at")
+    def _received_at(self, value: datetime) -> str:
+        return iso(value)
 
 
 class S3TestEvent(BaseModel):
@@ -100,7 +119,7 @@ IngestMessage = Annotated[
     Discriminator(
         message_shape,
         custom_error_type="unknown_message_shape",
-        custom_error_message=("not a known message: expected an S3 event notification "
+        custom_error_message=("unrecognised message: expected an S3 event notification "
                               "('Records'), an API event ('source': 'api') or an EventBridge "
                               "event ('detail-type')"),
     ),
@@ -113,7 +132,7 @@ class PipelineEvent(BaseModel):
     event_id: EventId
     source: Source
     type: str
-    received_at: datetime
+    received_at: str  # ISO 8601 UTC, as iso() writes it
     payload: dict[str, Any] = Field(default_factory=dict)
     bucket: str | None = None
     object_key: str | None = None
@@ -125,3 +144,27 @@ class ConfirmationMessage(BaseModel):
     event_id: EventId
     source: Source
     type: str
+
+
+UNION_TAGS = ("s3", "s3-test", "bus", "api")
+
+
+def field_errors(exc: ValidationError, *, tagged_union: bool = False) -> list[dict[str, str]]:
+    """Each problem of ``exc`` as ``{"field": "payload.items.0", "message": "..."}``.
+
+    With ``tagged_union`` (errors of :data:`IngestMessage`) the member's tag that starts each
+    path is left out. A problem with the document as a whole (not JSON, not an object) is
+    reported against the field ``body``.
+    """
+    found = []
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        loc = [str(part) for part in error["loc"]]
+        if tagged_union and loc and loc[0] in UNION_TAGS:
+            loc = loc[1:]
+        found.append({"field": ".".join(loc) or "body", "message": error["msg"]})
+    return found
+
+
+def describe(errors: list[dict[str, str]]) -> str:
+    """One line naming every bad field: ``type: Field required; payload: Input should be...``."""
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors)
