@@ -5,6 +5,7 @@
   lines for other shells.
 - ``lsh send upload FILE`` / ``lsh send api JSON`` / ``lsh send bus JSON``: send an event to the
   pipeline of a running ``lsh up`` and follow it to CONFIRMED.
+- ``lsh trace EVENT_ID``: where an event is now, stage by stage.
 - ``lsh demo``: the main job, end to end (see :mod:`harness.demo`).
 - ``lsh prepare``: build the cached virtualenvs now (``make`` does this once).
 """
@@ -137,6 +138,14 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from harness.trace import PipelineTracer
+
+    localstack, outputs = _running_pipeline()
+    print(PipelineTracer(localstack, outputs).trace(args.needle).render())
+    return 0
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     print(venvs.localstack_venv())
     print(venvs.function_venv())
@@ -169,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--idempotency-key", help="Idempotency-Key header for an api event")
     send.add_argument("--no-follow", action="store_true", help="do not wait for CONFIRMED")
     send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
+    trace = sub.add_parser("trace", help="where an event is in the pipeline of a running `lsh up`")
+    trace.set_defaults(func=cmd_trace)
+    trace.add_argument("needle", help="an event id (s3-…, api-…, bus-…) or any text in the event, "
+                                      "e.g. an object key")
     return parser
 
 

@@ -179,7 +179,7 @@ def _rejections(logs, outputs: dict, message_id: str) -> str:
             line = json.loads(event["message"])
         except ValueError:
             continue
-        if line.get("message") == "rejected message":
+        if line.get("message") == "rejected message" and line.get("message_id") == message_id:
             lines.append(line)
     if not lines:
         return "no rejection logged by the processor"

@@ -107,7 +107,8 @@ class PipelineClient:
             return item
 
         return eventually(reached, timeout, policy=PIPELINE_POLICY,
-                          description=f"event {event_id} reaches {status}")
+                          description=f"event {event_id} reaches {status}",
+                          diagnose=lambda: self.trace(event_id))
 
     def wait_for_upload(self, object_key: str, status: str = "CONFIRMED",
                         timeout: float | None = None) -> dict:
@@ -119,7 +120,14 @@ class PipelineClient:
             return items[0]
 
         return eventually(reached, timeout, policy=PIPELINE_POLICY,
-                          description=f"upload {object_key!r} reaches {status}")
+                          description=f"upload {object_key!r} reaches {status}",
+                          diagnose=lambda: self.trace(object_key))
+
+    def trace(self, needle: str) -> str:
+        """Where the event (an id, or any marker in it) is now, stage by stage."""
+        from harness.trace import PipelineTracer
+
+        return PipelineTracer(self.localstack, self.outputs).trace(needle).render()
 
     def queue_depth(self, queue_output: str) -> dict[str, int]:
         attrs = self.sqs.get_queue_attributes(

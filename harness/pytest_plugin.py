@@ -103,3 +103,19 @@ def cdk_app(pytestconfig: pytest.Config) -> CdkApp:
 def deployed_app(localstack: LocalStack, cdk_app: CdkApp) -> DeployedApp:
     """``cdk_app`` deployed into the session's LocalStack (a no-change redeploy is a no-op)."""
     return deploy_app(localstack, cdk_app)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A timed-out eventual assertion gets its diagnosis as a report section of its own."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is None:
+        return
+    from harness.waits import EventuallyTimeout
+
+    error = call.excinfo.value
+    while error is not None and not isinstance(error, EventuallyTimeout):
+        error = error.__cause__ or error.__context__
+    if error is not None and error.diagnosis:
+        report.sections.append(("where it got stuck (harness diagnosis)", error.diagnosis))

@@ -121,3 +121,28 @@ def test_poison_lands_in_dlq_while_the_rest_of_its_batch_is_processed(localstack
     assert any(r.get("message_id") and "unrecognised message" in r.get("reason", "")
                for r in rejected), rejected
     assert poison_id
+
+
+def test_trace_follows_a_confirmed_event_and_a_poisoned_one(client):
+    resp = client.post_api({"type": "trace.me", "payload": {"marker": unique("t")}})
+    client.wait_for_status(resp.event_id)
+    text = client.trace(resp.event_id)
+    assert "last seen at confirmed + notified" in text
+    assert "✔ processor Lambda" in text and "event recorded" in text
+
+    marker = unique("stuck")
+    client.publish_raw(json.dumps({"marker": marker}))
+    stuck = eventually(lambda: (lambda t: t if "✔ ingest DLQ" in t else None)(client.trace(marker)),
+                       timeout=40, description="the trace sees the poison in the ingest DLQ")
+    assert "last seen at" in stuck and "✘ events table" in stuck
+
+
+def test_waiting_for_a_lost_event_times_out_with_its_trace(client):
+    import pytest
+
+    from harness.waits import EventuallyTimeout
+
+    with pytest.raises(EventuallyTimeout) as info:
+        client.wait_for_status("api-never-sent", timeout=0.5)
+    assert "trace of 'api-never-sent': last seen at nowhere" in str(info.value)
+    assert "✘ events table" in str(info.value)

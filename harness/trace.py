@@ -1,0 +1,162 @@
+"""Where is my event? A stage-by-stage account of one event in the reference pipeline.
+
+Given an event id (``s3-…``, ``api-…``, ``bus-…``) or any marker in its payload (an object key,
+an order id), each stage is asked what it saw, without disturbing anything: the source queues are
+only counted (receiving would count against their redrive policy), DLQs are peeked with
+``VisibilityTimeout=0``, Lambda logs are searched for the id, the table is read.
+
+``lsh trace EVENT_ID`` prints it; :meth:`PipelineClient.wait_for_status` attaches it to a timeout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from harness.localstack.base import LocalStack
+
+
+@dataclass
+class Stage:
+    name: str
+    reached: bool | None  # None: cannot tell from here
+    detail: str
+    at: str | None = None
+
+
+@dataclass
+class Trace:
+    needle: str
+    stages: list[Stage] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        reached = [s for s in self.stages if s.reached]
+        return reached[-1].name if reached else "nowhere the pipeline can see"
+
+    def render(self) -> str:
+        lines = [f"trace of {self.needle!r}: last seen at {self.where}"]
+        for s in self.stages:
+            mark = {True: "✔", False: "✘", None: "?"}[s.reached]
+            when = f" {s.at}" if s.at else ""
+            lines.append(f"  {mark} {s.name:<22}{when}  {s.detail}")
+        return "\n".join(lines)
+
+
+def _ms_to_iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class PipelineTracer:
+    def __init__(self, localstack: LocalStack, outputs: dict[str, str]):
+        self.outputs = outputs
+        self.sqs = localstack.client("sqs")
+        self.logs = localstack.client("logs")
+        self.s3 = localstack.client("s3")
+        self.table = localstack.resource("dynamodb").Table(outputs["EventsTableName"])
+
+    def trace(self, needle: str) -> Trace:
+        trace = Trace(needle)
+        item = self._item(needle)
+        ids = {needle} | ({item["event_id"]} if item else set())
+        trace.stages.append(self._upload(needle, item))
+        trace.stages.append(self._queue("ingest queue", "IngestQueueUrl"))
+        trace.stages.append(self._dead_letters("ingest DLQ", "IngestDlqUrl", ids))
+        trace.stages.append(self._logs("processor", "ProcessorFunctionName", ids))
+        trace.stages.append(self._recorded(item))
+        trace.stages.append(self._queue("confirmation queue", "ConfirmationQueueUrl"))
+        trace.stages.append(self._dead_letters("confirmation DLQ", "ConfirmationDlqUrl", ids))
+        trace.stages.append(self._logs("confirmation sender", "ConfirmationSenderFunctionName",
+                                       ids))
+        trace.stages.append(self._confirmed(item))
+        return trace
+
+    # --- stages ---
+    def _item(self, needle: str) -> dict | None:
+        item = self.table.get_item(Key={"event_id": needle}, ConsistentRead=True).get("Item")
+        if item:
+            return item
+        from boto3.dynamodb.conditions import Attr
+
+        found = self.table.scan(FilterExpression=Attr("object_key").eq(needle)
+                                | Attr("payload").contains(needle)).get("Items", [])
+        return found[0] if found else None
+
+    def _upload(self, needle: str, item: dict | None) -> Stage:
+        key = (item or {}).get("object_key") or (needle if "/" in needle or "." in needle else None)
+        if not key:
+            return Stage("way in", None, f"source {(item or {}).get('source', '?')}: "
+                                         "not an upload, nothing to look at in S3")
+        try:
+            head = self.s3.head_object(Bucket=self.outputs["BucketName"], Key=key)
+            return Stage("upload in S3", True, f"s3://{self.outputs['BucketName']}/{key} "
+                         f"({head['ContentLength']} bytes)", head["LastModified"].isoformat())
+        except Exception:
+            return Stage("upload in S3", False, f"no object {key!r} in the uploads bucket")
+
+    def _queue(self, name: str, output: str) -> Stage:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.outputs[output],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        visible, in_flight = attrs["ApproximateNumberOfMessages"], attrs[
+            "ApproximateNumberOfMessagesNotVisible"]
+        return Stage(name, None, f"{visible} waiting, {in_flight} in flight (all events; "
+                                 "not read, so as not to use up receives)")
+
+    def _dead_letters(self, name: str, output: str, ids: set[str]) -> Stage:
+        found = []
+        for _ in range(3):
+            for m in self.sqs.receive_message(QueueUrl=self.outputs[output], MaxNumberOfMessages=10,
+                                              VisibilityTimeout=0,
+                                              AttributeNames=["All"]).get("Messages", []):
+                if any(i in m["Body"] for i in ids) and m["MessageId"] not in [f[0] for f in found]:
+                    found.append((m["MessageId"], m["Attributes"]))
+        if not found:
+            return Stage(name, False, "not there")
+        message_id, attrs = found[0]
+        return Stage(name, True, f"message {message_id} is dead-lettered (received "
+                                 f"{attrs.get('ApproximateReceiveCount')} times)",
+                     _ms_to_iso(int(attrs["SentTimestamp"])))
+
+    def _logs(self, name: str, output: str, ids: set[str]) -> Stage:
+        group = f"/aws/lambda/{self.outputs[output]}"
+        lines = []
+        for needle in ids:
+            try:
+                events = self.logs.filter_log_events(logGroupName=group,
+                                                     filterPattern=json.dumps(needle))["events"]
+            except self.logs.exceptions.ResourceNotFoundException:
+                return Stage(f"{name} Lambda", False, f"no log group {group}: never invoked")
+            # LocalStack's filter patterns match loosely (terms, not the exact phrase): re-check
+            lines += [e for e in events if needle in e["message"]]
+        if not lines:
+            return Stage(f"{name} Lambda", False, "no log line mentions this event")
+        lines.sort(key=lambda e: e["timestamp"])
+        summary = []
+        for e in lines[-3:]:
+            try:
+                doc = json.loads(e["message"])
+                summary.append(f"{doc.get('level', '')} {doc.get('message', '')}"
+                               + (f" ({doc['reason']})" if doc.get("reason") else ""))
+            except ValueError:
+                summary.append(e["message"].strip()[:120])
+        errors = sum('"ERROR"' in e["message"] or "Traceback" in e["message"] for e in lines)
+        return Stage(f"{name} Lambda", True, f"{len(lines)} log line(s), {errors} error(s); last: "
+                     + " | ".join(summary), _ms_to_iso(lines[-1]["timestamp"]))
+
+    @staticmethod
+    def _recorded(item: dict | None) -> Stage:
+        if not item:
+            return Stage("events table", False, "no item")
+        return Stage("events table", True, f"item {item['event_id']} status {item['status']}",
+                     item.get("recorded_at") or item.get("received_at"))
+
+    @staticmethod
+    def _confirmed(item: dict | None) -> Stage:
+        if not item or item.get("status") != "CONFIRMED":
+            return Stage("confirmed + notified", False,
+                         f"status {(item or {}).get('status', 'unknown')}")
+        return Stage("confirmed + notified", True, "status CONFIRMED, notification published",
+                     item.get("confirmed_at"))
