@@ -98,6 +98,19 @@ class PipelineClient:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def items_containing(self, text: str) -> list[dict]:
+        """Items whose payload contains ``text`` (a marker the test put in its events)."""
+        from boto3.dynamodb.conditions import Attr
+
+        found, kwargs = [], {"FilterExpression": Attr("payload").contains(text),
+                             "ConsistentRead": True}
+        while True:
+            page = self.table.scan(**kwargs)
+            found += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def wait_for_status(self, event_id: str, status: str = "CONFIRMED",
                         timeout: float | None = None) -> dict:
         def reached() -> dict:

@@ -47,8 +47,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lsh-startup-timeout", type=float, default=None,
                     help="seconds to wait for LocalStack to be ready (default 60) "
                          "[env LSH_STARTUP_TIMEOUT]")
+    group.addoption("--lsh-fuzz-examples", type=int, default=None,
+                    help="examples per property-based test of the harness's `lsh-fuzz` "
+                         "Hypothesis profile (default 5; raise it for long local runs) "
+                         "[env LSH_FUZZ_EXAMPLES]")
     group.addoption("--lsh-cdk-app", default=None,
                     help="folder holding the cdk.json of the app to deploy [env LSH_CDK_APP]")
+
+
+FUZZ_PROFILE = "lsh-fuzz"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``lsh-fuzz`` Hypothesis profile: examples from ``--lsh-fuzz-examples``, no
+    per-example deadline (events cross real queues), and failing examples printed shrunk."""
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    examples = config.getoption("lsh_fuzz_examples") or int(os.environ.get("LSH_FUZZ_EXAMPLES", 5))
+    settings.register_profile(
+        FUZZ_PROFILE, max_examples=examples, deadline=None, print_blob=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                               HealthCheck.data_too_large])
+    if _is_xdist_controller(config):
+        cfg = harness_config(config)
+        if cfg.backend == "embedded":
+            # pytest-xdist: one LocalStack for all workers, owned (and stopped) by the controller
+            backend = create_backend(cfg.backend, **cfg.backend_options())
+            config._lsh_shared_backend = backend  # type: ignore[attr-defined]
+            config._lsh_shared_endpoint = backend.start().endpoint_url  # type: ignore[attr-defined]
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return (config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput")
+            and bool(getattr(config.option, "numprocesses", None))
+            and getattr(config.option, "dist", "no") != "no")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    endpoint = getattr(node.config, "_lsh_shared_endpoint", None)
+    if endpoint:
+        node.workerinput["lsh_shared_endpoint"] = endpoint
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    backend = getattr(config, "_lsh_shared_backend", None)
+    if backend is not None:
+        backend.stop()
 
 
 def harness_config(config: pytest.Config) -> HarnessConfig:
@@ -69,6 +116,11 @@ def localstack_settings() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def localstack_backend(pytestconfig: pytest.Config,
                        localstack_settings: dict[str, str]) -> Iterator[Backend]:
+    shared = getattr(pytestconfig, "workerinput", {}).get("lsh_shared_endpoint")
+    if shared:  # an xdist worker: the controller runs LocalStack for everyone
+        backend = create_backend("external", endpoint_url=shared)
+        yield backend
+        return
     cfg = harness_config(pytestconfig)
     options = cfg.backend_options()
     if cfg.backend == "embedded" and localstack_settings:
@@ -101,8 +153,18 @@ def cdk_app(pytestconfig: pytest.Config) -> CdkApp:
 
 @pytest.fixture(scope="session")
 def deployed_app(localstack: LocalStack, cdk_app: CdkApp) -> DeployedApp:
-    """``cdk_app`` deployed into the session's LocalStack (a no-change redeploy is a no-op)."""
-    return deploy_app(localstack, cdk_app)
+    """``cdk_app`` deployed into the session's LocalStack (a no-change redeploy is a no-op).
+
+    Deploys hold a lock per LocalStack, so xdist workers sharing one deploy one after the other
+    (the first deploys, the others find nothing to change)."""
+    import fcntl
+    import hashlib
+    import tempfile
+
+    name = hashlib.sha256(localstack.endpoint_url.encode()).hexdigest()[:12]
+    with open(Path(tempfile.gettempdir()) / f"lsh-deploy-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return deploy_app(localstack, cdk_app)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -119,3 +181,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         error = error.__cause__ or error.__context__
     if error is not None and error.diagnosis:
         report.sections.append(("where it got stuck (harness diagnosis)", error.diagnosis))
+
+
+@pytest.fixture
+def lambda_faults(localstack: LocalStack):
+    """``lambda_faults.inject(function_name, Fault.raise_error(...))``; every function is put back
+    at teardown, whatever the test did."""
+    from harness.faults import FaultInjector
+
+    injector = FaultInjector(localstack)
+    yield injector
+    injector.restore_all()

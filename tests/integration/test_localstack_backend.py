@@ -183,3 +183,48 @@ def test_killed_parent_leaves_no_process_behind(tmp_path, sig):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+XDIST_TESTS = textwrap.dedent('''
+    import os, uuid
+
+    import pytest
+
+    @pytest.mark.parametrize("n", range(4))
+    def test_worker_uses_the_shared_localstack(localstack, n):
+        sqs = localstack.client("sqs")
+        sqs.create_queue(QueueName=f"q-{n}-{uuid.uuid4().hex[:6]}")
+        with open(os.path.join(os.environ["OUT_DIR"], f"{os.environ['PYTEST_XDIST_WORKER']}-{n}"), "w") as f:
+            f.write(localstack.endpoint_url)
+''')
+
+
+def test_xdist_workers_share_one_localstack_and_leave_nothing(tmp_path):
+    (tmp_path / "test_x.py").write_text(XDIST_TESTS)
+    out = tmp_path / "out"
+    out.mkdir()
+    before = set(pids_of_everything_ours())
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-n", "2", str(tmp_path / "test_x.py")], cwd=tmp_path,
+                            env=dict(os.environ, OUT_DIR=str(out)), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = {p.name: p.read_text() for p in out.iterdir()}
+    assert len(records) == 4
+    assert len({name.split("-")[0] for name in records}) == 2, "both workers ran tests"
+    assert len(set(records.values())) == 1, f"workers used different LocalStacks: {records}"
+    assert set(pids_of_everything_ours()) <= before, "the shared LocalStack was left running"
+
+
+def pids_of_everything_ours() -> list[int]:
+    """LocalStack processes started from any of our venvs (other runs included)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"lsh_localstack_plugins.run" in cmd:
+                found.append(int(entry.name))
+    return found
