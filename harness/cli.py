@@ -76,10 +76,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from harness.demo import run_demo
+    from harness.demo import pipeline_app, run_demo
+    from harness.deploy.deployer import synth_in_background
 
+    synthesized = synth_in_background(pipeline_app())  # while LocalStack starts
     with _backend_from_args(args) as localstack:
-        return run_demo(localstack)
+        return run_demo(localstack, synthesized=synthesized)
 
 
 def _running_pipeline() -> tuple[LocalStack, dict[str, str]]:

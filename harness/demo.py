@@ -54,9 +54,9 @@ def _ms(t: Tracked, stage: str) -> str:
     return f"+{1000 * (t.stages[stage] - t.sent_at):.0f} ms" if stage in t.stages else "-"
 
 
-def run_demo(localstack: LocalStack, out=print) -> int:
+def run_demo(localstack: LocalStack, out=print, synthesized=None) -> int:
     started = time.monotonic()
-    deployed = deploy_app(localstack, pipeline_app())
+    deployed = deploy_app(localstack, pipeline_app(), synthesized=synthesized)
     out(f"deployed stack LshPipeline into {localstack.endpoint_url} in "
         f"{time.monotonic() - started:.1f} s ({json.dumps(deployed.timings)})")
     client = PipelineClient(localstack, deployed.outputs)

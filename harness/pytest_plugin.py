@@ -152,7 +152,7 @@ def cdk_app(pytestconfig: pytest.Config) -> CdkApp:
 
 
 @pytest.fixture(scope="session")
-def deployed_app(localstack: LocalStack, cdk_app: CdkApp) -> DeployedApp:
+def deployed_app(request: pytest.FixtureRequest, cdk_app: CdkApp) -> DeployedApp:
     """``cdk_app`` deployed into the session's LocalStack (a no-change redeploy is a no-op).
 
     Deploys hold a lock per LocalStack, so xdist workers sharing one deploy one after the other
@@ -161,10 +161,14 @@ def deployed_app(localstack: LocalStack, cdk_app: CdkApp) -> DeployedApp:
     import hashlib
     import tempfile
 
+    from harness.deploy.deployer import synth_in_background
+
+    synthesized = synth_in_background(cdk_app)  # synthesize while LocalStack starts
+    localstack: LocalStack = request.getfixturevalue("localstack")
     name = hashlib.sha256(localstack.endpoint_url.encode()).hexdigest()[:12]
     with open(Path(tempfile.gettempdir()) / f"lsh-deploy-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return deploy_app(localstack, cdk_app)
+        return deploy_app(localstack, cdk_app, synthesized=synthesized)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +15,10 @@ from harness.deploy.assets import upload_file_assets
 from harness.deploy.cloudformation import DeployedStack, deploy_stack
 from harness.deploy.synth import StackArtifact, read_assembly, synth
 from harness.localstack import venvs
-from harness.localstack.base import LocalStack
+from harness.localstack.base import DEFAULT_REGION, LocalStack
 
 ACCOUNT = "000000000000"  # LocalStack's default account
+_BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="lsh-synth")
 WARM_UP = (("ssm", "describe_parameters"), ("s3", "list_buckets"),
            ("cloudformation", "list_stacks"), ("lambda", "list_functions"),
            ("apigateway", "get_rest_apis"))
@@ -108,14 +109,27 @@ def bootstrap(localstack: LocalStack, templates: list[dict]) -> None:
             ssm.put_parameter(Name=spec["Default"], Value="30", Type="String", Overwrite=True)
 
 
-def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0) -> DeployedApp:
+def synth_in_background(app: CdkApp, region: str = DEFAULT_REGION) -> Future:
+    """Start synthesizing now (e.g. while LocalStack starts); pass the result to
+    :func:`deploy_app` as ``synthesized``."""
+    future = _BACKGROUND.submit(synth_cached, app, region)
+    future.region = region  # type: ignore[attr-defined]
+    return future
+
+
+def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
+               synthesized: Future | None = None) -> DeployedApp:
     timings: dict[str, float] = {}
     t = time.monotonic()
     with ThreadPoolExecutor(len(WARM_UP)) as pool:
         # LocalStack loads each service on its first call (SSM ~1.2 s, API Gateway ~0.6 s, ...):
         # let that happen while the app synthesizes instead of one after the other
         warming = [pool.submit(_first_call, localstack, *call) for call in WARM_UP]
-        stacks, reused = synth_cached(app, localstack.region)
+        if synthesized is None:
+            synthesized = synth_in_background(app, localstack.region)
+        stacks, reused = synthesized.result()
+        if synthesized.region != localstack.region:  # synthesized for another region: again
+            stacks, reused = synth_cached(app, localstack.region)
         timings["synth_s" if not reused else "synth_reused_s"] = round(time.monotonic() - t, 3)
         for future in warming:
             future.result()

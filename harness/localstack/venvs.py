@@ -160,33 +160,46 @@ def site_packages(venv: Path) -> Path:
     return found[0]
 
 
+def plugins_digest() -> str:
+    """A hash of the plugin source (package and entry points): changes whenever any file does."""
+    return _tree_digest(PLUGIN_SRC)
+
+
+def write_plugins(site: Path) -> None:
+    """Copy the plugin package and a dist-info registering its entry points into ``site``.
+
+    ``site`` is a site-packages folder: a venv's, or the one of the container image
+    (:mod:`harness.localstack.containers.image`).
+    """
+    shutil.rmtree(site / PLUGIN_PACKAGE, ignore_errors=True)
+    shutil.copytree(PLUGIN_SRC / PLUGIN_PACKAGE, site / PLUGIN_PACKAGE,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    dist_info = site / f"{PLUGIN_PACKAGE}-0.0.0.dist-info"
+    shutil.rmtree(dist_info, ignore_errors=True)
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {PLUGIN_PACKAGE}\nVersion: 0.0.0\n")
+    entry_points = "\n".join(
+        p.read_text().strip() for p in sorted((PLUGIN_SRC / "entry_points.d").glob("*.txt")))
+    (dist_info / "entry_points.txt").write_text(entry_points + "\n")
+    (dist_info / "INSTALLER").write_text("localstack-e2e-harness\n")
+    (dist_info / "RECORD").write_text("")
+
+
 def install_plugins(venv: Path) -> None:
     """Copy the plugin package into the venv and register its entry points.
 
     Written by hand rather than with pip: it is a pure-Python folder plus a dist-info, it must be
     refreshed whenever its source changes, and this takes milliseconds, offline.
     """
-    digest = _tree_digest(PLUGIN_SRC)
+    digest = plugins_digest()
     marker = venv / _PLUGIN_MARKER
     if marker.is_file() and marker.read_text() == digest:
         return
     with _locked(venv / ".plugins.lock"):
         if marker.is_file() and marker.read_text() == digest:
             return
-        site = site_packages(venv)
-        shutil.rmtree(site / PLUGIN_PACKAGE, ignore_errors=True)
-        shutil.copytree(PLUGIN_SRC / PLUGIN_PACKAGE, site / PLUGIN_PACKAGE,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        dist_info = site / f"{PLUGIN_PACKAGE}-0.0.0.dist-info"
-        shutil.rmtree(dist_info, ignore_errors=True)
-        dist_info.mkdir()
-        (dist_info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {PLUGIN_PACKAGE}\nVersion: 0.0.0\n")
-        entry_points = "\n".join(
-            p.read_text().strip() for p in sorted((PLUGIN_SRC / "entry_points.d").glob("*.txt")))
-        (dist_info / "entry_points.txt").write_text(entry_points + "\n")
-        (dist_info / "INSTALLER").write_text("localstack-e2e-harness\n")
-        (dist_info / "RECORD").write_text("")
+        write_plugins(site_packages(venv))
         # plux caches entry points on disk; new ones are not seen until that cache is gone
         shutil.rmtree(plux_cache_dir(venv) / "plux", ignore_errors=True)
         marker.write_text(digest)
