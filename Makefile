@@ -39,6 +39,7 @@ up: venv
 
 bench: venv
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/eventually.py
 	$(BIN)/python bench/pipeline.py
 
 clean:

@@ -8,6 +8,8 @@
 - ``lsh trace EVENT_ID``: where an event is now, stage by stage.
 - ``lsh demo``: the main job, end to end (see :mod:`harness.demo`).
 - ``lsh prepare``: build the cached virtualenvs now (``make`` does this once).
+- ``lsh image build``: build the LocalStack Docker image for ``--backend testcontainers`` and
+  ``docker-compose.yml`` (from Debian packages and PyPI; skipped when it is up to date).
 """
 
 from __future__ import annotations
@@ -154,6 +156,21 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_image(args: argparse.Namespace) -> int:
+    from harness.localstack.containers import image
+
+    if args.image_command == "prune":
+        for ref in image.remove_images(keep_current=True):
+            print(f"removed {ref}")
+        return 0
+    result = image.build_image(force=args.force)
+    if not result.built:
+        print(f"lsh: {result.tag} is up to date (recipe hash label matches; nothing to build)",
+              file=sys.stderr)
+    print(result.tag)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lsh", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         p.set_defaults(func=func)
         if name != "prepare":
-            p.add_argument("--backend", help="embedded (default) or external [LSH_BACKEND]")
+            p.add_argument("--backend", help="embedded (default), external or testcontainers "
+                                             "[LSH_BACKEND]")
             p.add_argument("--endpoint", help="endpoint for --backend external [LSH_ENDPOINT]")
             p.add_argument("--port", type=int, default=4566 if name == "up" else None,
                            help="loopback port for the embedded backend")
@@ -180,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--idempotency-key", help="Idempotency-Key header for an api event")
     send.add_argument("--no-follow", action="store_true", help="do not wait for CONFIRMED")
     send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
+    img = sub.add_parser("image", help="the LocalStack Docker image (testcontainers backend, "
+                                       "docker-compose.yml)")
+    img.set_defaults(func=cmd_image)
+    img_sub = img.add_subparsers(dest="image_command", required=True)
+    build = img_sub.add_parser("build", help="build it unless an image with the same recipe hash "
+                                             "exists; prints its tag")
+    build.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    img_sub.add_parser("prune", help="remove this project's older LocalStack images")
     trace = sub.add_parser("trace", help="where an event is in the pipeline of a running `lsh up`")
     trace.set_defaults(func=cmd_trace)
     trace.add_argument("needle", help="an event id (s3-…, api-…, bus-…) or any text in the event, "

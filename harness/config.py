@@ -12,6 +12,8 @@ class HarnessConfig:
     endpoint: str | None = None
     port: int | None = None
     startup_timeout: float = 60.0
+    #: image for the testcontainers backend (default: this project's, built locally)
+    image: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> "HarnessConfig":
@@ -21,6 +23,7 @@ class HarnessConfig:
             endpoint=os.environ.get("LSH_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL"),
             port=int(port) if port else None,
             startup_timeout=float(os.environ.get("LSH_STARTUP_TIMEOUT") or 60),
+            image=os.environ.get("LSH_IMAGE") or None,
         )
         for key, value in overrides.items():
             if value is not None:
@@ -33,4 +36,7 @@ class HarnessConfig:
             return {"endpoint_url": self.endpoint}
         if self.backend == "embedded":
             return {"port": self.port, "startup_timeout": self.startup_timeout}
+        if self.backend == "testcontainers":
+            return {"port": self.port, "startup_timeout": self.startup_timeout,
+                    "image": self.image}
         return {}

@@ -1,4 +1,5 @@
-"""Backends that give tests a running LocalStack: ``embedded`` (default) and ``external``."""
+"""Backends that give tests a running LocalStack: ``embedded`` (default), ``external`` and
+``testcontainers`` (LocalStack in Docker, from an image built locally)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from harness.errors import HarnessError
 from harness.localstack.base import Backend, LocalStack
 from harness.localstack.embedded import EmbeddedBackend
 from harness.localstack.external import ExternalBackend
+from harness.localstack.containers.container_backend import TestcontainersBackend
 
 BACKENDS: dict[str, type[Backend]] = {
     "embedded": EmbeddedBackend,
     "external": ExternalBackend,
+    "testcontainers": TestcontainersBackend,
 }
 
 
@@ -28,4 +31,5 @@ def create_backend(name: str | None = None, **options: Any) -> Backend:
     return cls(**options)
 
 
-__all__ = ["Backend", "LocalStack", "EmbeddedBackend", "ExternalBackend", "create_backend"]
+__all__ = ["Backend", "LocalStack", "EmbeddedBackend", "ExternalBackend", "TestcontainersBackend",
+           "create_backend"]

@@ -203,7 +203,6 @@ def test_xdist_workers_share_one_localstack_and_leave_nothing(tmp_path):
     (tmp_path / "test_x.py").write_text(XDIST_TESTS)
     out = tmp_path / "out"
     out.mkdir()
-    before = set(pids_of_everything_ours())
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              "-n", "2", str(tmp_path / "test_x.py")], cwd=tmp_path,
                             env=dict(os.environ, OUT_DIR=str(out)), capture_output=True,
@@ -212,19 +211,21 @@ def test_xdist_workers_share_one_localstack_and_leave_nothing(tmp_path):
     records = {p.name: p.read_text() for p in out.iterdir()}
     assert len(records) == 4
     assert len({name.split("-")[0] for name in records}) == 2, "both workers ran tests"
-    assert len(set(records.values())) == 1, f"workers used different LocalStacks: {records}"
-    assert set(pids_of_everything_ours()) <= before, "the shared LocalStack was left running"
+    endpoints = set(records.values())
+    assert len(endpoints) == 1, f"workers used different LocalStacks: {records}"
+    port = endpoints.pop().rsplit(":", 1)[1]
+    assert pids_listening_as(port) == [], "the shared LocalStack was left running"
 
 
-def pids_of_everything_ours() -> list[int]:
-    """LocalStack processes started from any of our venvs (other runs included)."""
+def pids_listening_as(port: str) -> list[int]:
+    """Processes started as a LocalStack gateway on 127.0.0.1:<port> (from their environment)."""
+    needle = f"GATEWAY_LISTEN=127.0.0.1:{port}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmd = (entry / "cmdline").read_bytes()
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
             except OSError:
                 continue
-            if b"lsh_localstack_plugins.run" in cmd:
-                found.append(int(entry.name))
     return found

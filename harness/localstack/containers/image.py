@@ -289,13 +289,19 @@ def _prepare_inputs(progress: Progress, steps: dict[str, float]) -> tuple[Path, 
             running.append((_python_install(fndeps, list(venvs.FUNCTION_REQUIREMENTS), None,
                                             "installing the function Python's packages",
                                             root / "logs" / "fndeps.log"), fndeps))
-        for step, folder in running:
-            steps[step.name] = round(step.wait(), 1)
-            if folder == rootfs:
-                for rel in STRIP_PATHS:
-                    shutil.rmtree(rootfs / rel, ignore_errors=True)
-            _mark_complete(folder)
-            progress(f"  {step.name}: done in {steps[step.name]:.0f} s")
+        pending = list(running)
+        while pending:  # report each step as it ends, whatever the order
+            for step, folder in list(pending):
+                if step.proc.poll() is None:
+                    continue
+                pending.remove((step, folder))
+                steps[step.name] = round(step.wait(), 1)
+                if folder == rootfs:
+                    for rel in STRIP_PATHS:
+                        shutil.rmtree(rootfs / rel, ignore_errors=True)
+                _mark_complete(folder)
+                progress(f"  {step.name}: done in {steps[step.name]:.0f} s")
+            time.sleep(0.1)
     finally:
         for step, _ in running:
             step.kill()
@@ -350,8 +356,8 @@ def _build_base(tag: str, digest: str, progress: Progress, steps: dict[str, floa
         changes = [f"ENV {key}={value}" for key, value in BASE_ENV.items()]
         changes += [f"CMD {json.dumps(BASE_CMD)}", "EXPOSE 4566",
                     f"LABEL {LABEL_HASH}={digest}", f"LABEL {LABEL_LOCALSTACK}={VERSION}",
-                    "LABEL org.opencontainers.image.description=LocalStack open-source runtime "
-                    f"{VERSION} built by localstack-e2e-harness"]
+                    'LABEL org.opencontainers.image.description="LocalStack open-source runtime '
+                    f'{VERSION}, built by localstack-e2e-harness"']
         argv = [docker_cli(), "import", "--message", f"localstack-e2e-harness base {digest}"]
         for change in changes:
             argv += ["--change", change]
@@ -464,13 +470,3 @@ def remove_images(keep_current: bool = True) -> list[str]:
             if _docker("rmi", ref, check=False).returncode == 0:
                 removed.append(ref)
     return removed
-
-
-def main(argv: list[str] | None = None) -> int:  # python -m harness.localstack.containers.image
-    force = "--force" in (argv if argv is not None else sys.argv[1:])
-    print(build_image(force=force).tag)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Ready-made waits for common AWS effects, on :func:`harness.waits.eventually`.
+
+Each takes a boto3 client (from ``localstack.client(...)``) and returns what it waited for, or
+raises :class:`harness.waits.EventuallyTimeout` saying what it last saw. Asyncio twins run the
+same waits in a worker thread (``await wait_for_item_async(...)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Callable
+
+from harness.waits import DEFAULT_POLICY, Policy, eventually
+
+#: polls that cost a request each: the default policy (fast at first, <= ~20 requests/s)
+ITEM_POLICY = DEFAULT_POLICY
+#: SQS long polling: one request waits up to a second server-side, so no backoff is needed
+MESSAGE_POLICY = Policy(timeout=DEFAULT_POLICY.timeout, initial=0.0, cap=0.0, jitter=0.0)
+
+
+def wait_for_message(sqs, queue_url: str, predicate: Callable[[dict], bool],
+                     timeout: float | None = None, delete: bool = True) -> dict:
+    """The first message on ``queue_url`` for which ``predicate(message)`` holds.
+
+    Other messages are not stolen: each one received that does not match is made visible again
+    at once (``ChangeMessageVisibility`` 0), so other tests and consumers still get it. The
+    matching one is deleted unless ``delete=False``.
+    """
+    def receive() -> dict | None:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=1, AttributeNames=["All"],
+                                       MessageAttributeNames=["All"]).get("Messages", [])
+        found = None
+        for message in messages:
+            if found is None and predicate(message):
+                found = message
+                if delete:
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                continue
+            sqs.change_message_visibility(QueueUrl=queue_url,
+                                          ReceiptHandle=message["ReceiptHandle"],
+                                          VisibilityTimeout=0)
+        assert found is not None, f"{len(messages)} message(s) received, none matching"
+        return found
+
+    return eventually(receive, timeout, policy=MESSAGE_POLICY,
+                      description=f"a matching message on {queue_url.rsplit('/', 1)[-1]}")
+
+
+def wait_for_item(dynamodb, table: str, key: dict[str, Any],
+                  predicate: Callable[[dict], bool] | None = None,
+                  timeout: float | None = None) -> dict:
+    """The item at ``key`` (low-level attribute-value form, e.g. ``{"pk": {"S": "a"}}``) once
+    it exists and ``predicate(item)`` holds."""
+    def read() -> dict:
+        item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        assert item is not None, f"no item at {key}"
+        assert predicate is None or predicate(item), f"item is {item}"
+        return item
+
+    return eventually(read, timeout, policy=ITEM_POLICY, description=f"item {key} in {table}")
+
+
+def wait_for_log_line(logs, group: str, text: str, timeout: float | None = None,
+                      since: float | None = None) -> dict:
+    """The first CloudWatch Logs event in ``group`` containing ``text`` (exactly; LocalStack's
+    filter patterns match loosely, so each line is checked), logged after ``since`` (epoch s)."""
+    start = int((since if since is not None else 0) * 1000)
+
+    def search() -> dict:
+        try:
+            events = logs.filter_log_events(logGroupName=group, startTime=start,
+                                            filterPattern=f'"{text}"').get("events", [])
+        except logs.exceptions.ResourceNotFoundException:
+            raise AssertionError(f"no log group {group} yet") from None
+        matching = [e for e in events if text in e["message"]]
+        assert matching, f"{len(events)} candidate line(s), none containing {text!r}"
+        return matching[0]
+
+    return eventually(search, timeout, policy=Policy(initial=0.05, cap=0.25),
+                      description=f"log line {text!r} in {group}")
+
+
+def wait_for_execution(sfn, execution_arn: str, timeout: float | None = None) -> dict:
+    """The Step Functions execution's description once it is no longer RUNNING."""
+    def ended() -> dict:
+        desc = sfn.describe_execution(executionArn=execution_arn)
+        assert desc["status"] != "RUNNING", "still RUNNING"
+        return desc
+
+    return eventually(ended, timeout, policy=Policy(initial=0.05, cap=0.25),
+                      description=f"execution {execution_arn.rsplit(':', 1)[-1]} ends")
+
+
+def _async_twin(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    async def twin(*args, **kwargs):
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    twin.__name__ = f"{fn.__name__}_async"
+    twin.__doc__ = f"Asyncio twin of :func:`{fn.__name__}` (runs it in a worker thread)."
+    return twin
+
+
+wait_for_message_async = _async_twin(wait_for_message)
+wait_for_item_async = _async_twin(wait_for_item)
+wait_for_log_line_async = _async_twin(wait_for_log_line)
+wait_for_execution_async = _async_twin(wait_for_execution)
+
+__all__ = ["wait_for_message", "wait_for_item", "wait_for_log_line", "wait_for_execution",
+           "wait_for_message_async", "wait_for_item_async", "wait_for_log_line_async",
+           "wait_for_execution_async"]
