@@ -74,13 +74,9 @@ def cold_deploy_cdklocal(runs: int) -> list[float]:
 
 
 def scan_all(client: PipelineClient, prefix: str) -> list[dict]:
-    items, kwargs = [], {"ConsistentRead": True}
-    while True:
-        page = client.table.scan(**kwargs)
-        items += [i for i in page["Items"] if i.get("object_key", "").startswith(prefix)]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    from boto3.dynamodb.conditions import Attr
+
+    return client.scan(Attr("object_key").begins_with(prefix))
 
 
 def wait_all_confirmed(client: PipelineClient, prefix: str, n: int, timeout: float) -> list[dict]:

@@ -87,29 +87,28 @@ class PipelineClient:
     def item(self, event_id: str) -> dict | None:
         return self.table.get_item(Key={"event_id": event_id}, ConsistentRead=True).get("Item")
 
-    def items_for_key(self, object_key: str) -> list[dict]:
-        from boto3.dynamodb.conditions import Attr
-
-        found, kwargs = [], {"FilterExpression": Attr("object_key").eq(object_key)}
+    def scan(self, condition=None) -> list[dict]:
+        """Every item of the events table (matching a boto3 ``Attr`` condition), all pages."""
+        found, kwargs = [], {"ConsistentRead": True}
+        if condition is not None:
+            kwargs["FilterExpression"] = condition
         while True:
             page = self.table.scan(**kwargs)
             found += page["Items"]
             if "LastEvaluatedKey" not in page:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def items_for_key(self, object_key: str) -> list[dict]:
+        from boto3.dynamodb.conditions import Attr
+
+        return self.scan(Attr("object_key").eq(object_key))
 
     def items_containing(self, text: str) -> list[dict]:
         """Items whose payload contains ``text`` (a marker the test put in its events)."""
         from boto3.dynamodb.conditions import Attr
 
-        found, kwargs = [], {"FilterExpression": Attr("payload").contains(text),
-                             "ConsistentRead": True}
-        while True:
-            page = self.table.scan(**kwargs)
-            found += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return found
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self.scan(Attr("payload").contains(text))
 
     def wait_for_status(self, event_id: str, status: str = "CONFIRMED",
                         timeout: float | None = None) -> dict:
