@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.lsh-installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_VALIDATION := false
 
-.PHONY: test unit integration e2e demo up bench venv clean
+.PHONY: test unit integration e2e e2e-containers docker demo up bench venv clean
 
 $(STAMP): requirements-dev.txt pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,21 @@ $(STAMP): requirements-dev.txt pyproject.toml package.json package-lock.json
 
 venv: $(STAMP)
 
-test: venv
+# Everything on the embedded backend, then the e2e suite again on LocalStack in Docker
+# (backend testcontainers, image built locally on first use), then: no container of ours left.
+test: venv docker
 	$(BIN)/python -m pytest tests
+	$(MAKE) --no-print-directory e2e-containers
+
+# Docker from Debian's packages if missing, dockerd started if not running (.ci/docker.sh)
+docker:
+	.ci/docker.sh
+
+e2e-containers: venv docker
+	LSH_BACKEND=testcontainers $(BIN)/python -m pytest tests/e2e
+	@left=$$(docker ps -aq --filter label=lsh.managed=true); \
+	 if [ -n "$$left" ]; then echo "containers left behind: $$left" >&2; exit 1; fi; \
+	 echo "no LocalStack container of ours left"
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit

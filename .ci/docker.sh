@@ -10,6 +10,11 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "docker.sh: ${missing[*]} missing and this is not root; install them with" \
+             "\`sudo apt-get install -y ${missing[*]}\` (or run this script as root)" >&2
+        exit 1
+    fi
     echo "docker.sh: installing ${missing[*]} from Debian"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq || apt-get update
@@ -21,6 +26,11 @@ if docker info >/dev/null 2>&1; then
     exit 0
 fi
 
+if [[ $(id -u) -ne 0 ]]; then
+    echo "docker.sh: the Docker daemon is not reachable and this is not root; start it with" \
+         "\`sudo systemctl start docker\` (or \`sudo dockerd &\`), check with \`docker info\`" >&2
+    exit 1
+fi
 if ! pgrep -x dockerd >/dev/null 2>&1; then
     log="${DOCKERD_LOG:-/tmp/dockerd.log}"
     echo "docker.sh: starting dockerd (log: $log)"

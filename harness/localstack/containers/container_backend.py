@@ -176,15 +176,15 @@ class TestcontainersBackend(Backend):
         client = docker_client()
         try:
             removed = remove_orphans(client)
+            if self.image:
+                image, own = self.image, self._has_plugins(client, self.image)
+            else:
+                image, own = images.current_image(client) or images.ensure_image(self.progress), True
         finally:
             client.close()
         if removed:
             self.progress(f"removed {len(removed)} LocalStack container(s) left by dead test "
                           f"processes: {', '.join(removed)}")
-        if self.image:
-            image, own = self.image, self._has_plugins(self.image)
-        else:
-            image, own = images.ensure_image(self.progress), True
         if self.port and port_in_use(self.port):
             raise LocalStackStartError(
                 f"cannot start LocalStack: port {self.port} on 127.0.0.1 is already in use by "
@@ -212,14 +212,12 @@ class TestcontainersBackend(Backend):
             else None})
         return self.localstack
 
-    def _has_plugins(self, image: str) -> bool:
-        client = docker_client()
+    @staticmethod
+    def _has_plugins(client: Any, image: str) -> bool:
         try:
             labels = client.images.get(image).labels or {}
         except Exception:  # not here (yet): testcontainers will try to pull it
             return False
-        finally:
-            client.close()
         return bool(labels.get(images.LABEL_PLUGINS))
 
     def _start_container(self, image: str, own: bool, port: int) -> None:
