@@ -50,7 +50,7 @@ demo: venv
 up: venv
 	$(BIN)/lsh up
 
-bench: venv
+bench: venv docker
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/eventually.py
 	$(BIN)/python bench/pipeline.py

@@ -7,7 +7,12 @@ Run with ``make bench`` (or ``.venv/bin/python bench/startup.py``); writes
 - cold invoke: the first invoke of a new function (a new execution environment is started);
 - warm invoke: 200 sequential invokes of the same function, p50/p99;
 - SQS → Lambda: the time from ``SendMessage`` returning to the handler starting, read from the
-  handler's own clock (host processes share it), over 50 messages one at a time.
+  handler's own clock (host processes share it), over 50 messages one at a time;
+- backends side by side (``--no-containers`` leaves this out): embedded vs testcontainers (image
+  already built), cold start to ready and cold start to the reference pipeline deployed (synthesis
+  cached, so both measure LocalStack plus the CloudFormation deploy), 3 runs each; and the image
+  build, cold (empty cache, everything downloaded), from cached inputs, and skipped (current), as
+  ratios (``bench/containers_bench.py``).
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, summary_ms, write_result, zip_of  # noqa: E402
 
 from harness.localstack import EmbeddedBackend  # noqa: E402
+from harness.localstack.base import Backend  # noqa: E402
 from harness.waits import eventually  # noqa: E402
 
 ECHO = "def handler(event, context):\n    return event\n"
@@ -104,6 +111,65 @@ def sqs_to_lambda(localstack, n: int) -> list[float]:
     return latencies
 
 
+def start_to_deployed(make_backend: Callable[[], Backend], runs: int) -> list[float]:
+    """Cold start of a backend to the reference pipeline deployed (synthesis cached)."""
+    from harness.demo import pipeline_app
+    from harness.deploy import deploy_app
+    from harness.deploy.deployer import synth_cached
+
+    synth_cached(pipeline_app(), "us-east-1")  # synthesis is not what this compares
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        with make_backend() as localstack:
+            deploy_app(localstack, pipeline_app())
+            times.append(time.perf_counter() - t)
+    return times
+
+
+def backends_side_by_side(runs: int = 3) -> tuple[dict, dict[str, list[float]]]:
+    from containers_bench import bench_containers
+
+    from harness.localstack.containers.container_backend import TestcontainersBackend
+
+    quiet = dict(progress=lambda _line: None)
+    images = bench_containers(cold=True, runs=runs, progress=print)
+    samples = {
+        "embedded ready": start_stop(runs),
+        "docker ready": [],
+        "embedded deployed": start_to_deployed(lambda: EmbeddedBackend(**quiet), runs),
+        "docker deployed": start_to_deployed(lambda: TestcontainersBackend(**quiet), runs),
+    }
+    for _ in range(runs):
+        backend = TestcontainersBackend(**quiet)
+        t = time.perf_counter()
+        backend.start()
+        samples["docker ready"].append(time.perf_counter() - t)
+        backend.stop()
+    p50 = {k: summary_ms(v)["p50_ms"] for k, v in samples.items()}
+    result = {
+        "embedded_start_to_ready": summary_ms(samples["embedded ready"]),
+        "testcontainers_start_to_ready": summary_ms(samples["docker ready"]),
+        "embedded_start_to_deployed": summary_ms(samples["embedded deployed"]),
+        "testcontainers_start_to_deployed": summary_ms(samples["docker deployed"]),
+        "ratio_ready_testcontainers_over_embedded": round(
+            p50["docker ready"] / p50["embedded ready"], 2),
+        "ratio_deployed_testcontainers_over_embedded": round(
+            p50["docker deployed"] / p50["embedded deployed"], 2),
+        "image_build_cold_s": images["image_build_cold_s"],
+        "image_build_cold_steps_s": images["image_build_cold_steps_s"],
+        "image_build_from_cached_inputs_s": images["image_build_from_cached_inputs_s"],
+        "image_build_plugin_change_s": images["image_build_plugin_change_s"],
+        "image_build_skipped_s": images["image_build_skipped_s"],
+        "ratio_image_build_cold_over_cached_inputs": round(
+            images["image_build_cold_s"] / images["image_build_from_cached_inputs_s"], 1),
+        "ratio_image_build_cold_over_skipped": round(
+            images["image_build_cold_s"] / max(images["image_build_skipped_s"], 1e-3)),
+        "image_size_mb": images["image_size_mb"],
+    }
+    return result, samples
+
+
 def plot(samples: dict[str, list[float]], path: Path) -> None:
     import matplotlib
 
@@ -115,12 +181,15 @@ def plot(samples: dict[str, list[float]], path: Path) -> None:
     ax.boxplot([[s * 1000 for s in samples[k]] for k in labels], tick_labels=labels, showfliers=True)
     ax.set_yscale("log")
     ax.set_ylabel("ms (log scale)")
-    ax.set_title(f"embedded LocalStack 4.8.1, {machine()['cores']} cores")
+    ax.set_title(f"LocalStack 4.8.1 (embedded unless 'docker'), {machine()['cores']} cores")
+    ax.tick_params(axis="x", labelrotation=20)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
 
 def main() -> None:
+    side_by_side, backend_samples = ({}, {}) if "--no-containers" in sys.argv else (
+        backends_side_by_side())
     starts = start_stop(5)
     with EmbeddedBackend() as localstack:
         cold, warm = invoke_latencies(localstack, warm_n=200, cold_n=10)
@@ -133,10 +202,11 @@ def main() -> None:
         "sqs_send_to_lambda_start": summary_ms(sqs),
         "targets": {"ready_s": 5, "warm_p50_ms": 30, "cold_invoke_ms": 300, "sqs_p50_ms": 150},
     }
+    if side_by_side:
+        result["backends"] = side_by_side
     path = write_result("startup", result)
-    plot({"start→ready": starts, "cold invoke": cold,
-                                  "warm invoke": warm, "SQS→Lambda": sqs},
-         path.with_suffix(".png"))
+    plot({"start→ready": starts, "cold invoke": cold, "warm invoke": warm, "SQS→Lambda": sqs,
+          **backend_samples}, path.with_suffix(".png"))
     print(json.dumps(result, indent=2))
 
 
