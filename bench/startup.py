@@ -204,6 +204,7 @@ def main() -> None:
     }
     if side_by_side:
         result["backends"] = side_by_side
+        write_result("backends", {"command": "make bench (bench/startup.py)", **side_by_side})
     path = write_result("startup", result)
     plot({"start→ready": starts, "cold invoke": cold, "warm invoke": warm, "SQS→Lambda": sqs,
           **backend_samples}, path.with_suffix(".png"))

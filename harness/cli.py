@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "[LSH_BACKEND]")
             p.add_argument("--endpoint", help="endpoint for --backend external [LSH_ENDPOINT]")
             p.add_argument("--port", type=int, default=4566 if name == "up" else None,
-                           help="loopback port for the embedded backend")
+                           help="loopback port for the embedded and testcontainers backends "
+                                "[LSH_PORT]")
         if name == "up":
             p.add_argument("--no-deploy", action="store_true",
                            help="only start LocalStack; do not deploy the reference pipeline")

@@ -252,7 +252,10 @@ def test_a_container_that_exits_fails_at_once_with_its_log(docker, built_image):
 
 # ---- no container outlives its test process -----------------------------------------------------
 
-def test_a_sigkilled_test_process_leaves_no_container(docker, built_image, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_a_killed_test_process_leaves_no_container(docker, built_image, tmp_path, sig):
+    """SIGKILL/SIGTERM: no cleanup runs in the process (the reaper removes the container);
+    SIGINT (Ctrl-C): KeyboardInterrupt, then atexit stops it."""
     script = tmp_path / "start.py"
     script.write_text(textwrap.dedent("""
         import sys, time
@@ -262,17 +265,46 @@ def test_a_sigkilled_test_process_leaves_no_container(docker, built_image, tmp_p
         print(backend.run_id, flush=True)
         time.sleep(600)
     """))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                            cwd=REPO)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=REPO)
     try:
         run_id = proc.stdout.readline().strip()
         assert run_id, "the child did not start LocalStack"
         assert len(containers_labelled(docker, f"{LABEL_RUN}={run_id}")) == 1
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
     eventually(lambda: containers_labelled(docker, f"{LABEL_RUN}={run_id}") == [], timeout=30,
-               description="the reaper removed the SIGKILLed process's container")
+               description=f"the container of run {run_id} is gone after {sig.name}")
+
+
+def test_lsh_up_on_this_backend_serves_and_ctrl_c_removes_the_container(docker, built_image):
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--backend",
+                             "testcontainers", "--port", str(port), "--no-deploy"], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in line:
+                break
+        else:
+            pytest.fail("lsh up ended before it was ready:\n" + "".join(lines))
+        ours = containers_labelled(docker, f"{LABEL_PID}={proc.pid}")
+        assert len(ours) == 1 and ours[0].status == "running"
+        from harness.localstack import ExternalBackend
+
+        ls = ExternalBackend(f"http://127.0.0.1:{port}", wait_seconds=10).start()
+        assert ls.client("sqs").create_queue(QueueName=unique("up"))["QueueUrl"].startswith(
+            f"http://127.0.0.1:{port}/")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 130), "".join(lines) + rest
+    assert "Traceback" not in rest, rest
+    assert containers_labelled(docker, f"{LABEL_PID}={proc.pid}") == []
 
 
 def test_no_container_of_ours_is_left_after_a_pytest_session(docker, built_image, tmp_path):
