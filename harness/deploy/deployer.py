@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +20,40 @@ from harness.localstack.base import DEFAULT_REGION, LocalStack
 
 ACCOUNT = "000000000000"  # LocalStack's default account
 _BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="lsh-synth")
-WARM_UP = (("ssm", "describe_parameters"), ("s3", "list_buckets"),
-           ("cloudformation", "list_stacks"), ("lambda", "list_functions"),
-           ("apigateway", "get_rest_apis"))
+#: a cheap read per service: LocalStack loads a service on its first call (SSM ~0.9 s, because
+#: moto's SSM imports moto's EC2; CloudFormation ~0.7 s; SQS, Lambda, S3 ~0.5 s each; ...)
+WARM_UP_CALLS = {
+    "cloudformation": "list_stacks", "s3": "list_buckets", "lambda": "list_functions",
+    "sqs": "list_queues", "sns": "list_topics", "events": "list_event_buses",
+    "dynamodb": "list_tables", "iam": "list_roles", "logs": "describe_log_groups",
+    "apigateway": "get_rest_apis", "ssm": "describe_parameters",
+    "stepfunctions": "list_state_machines", "kms": "list_keys", "kinesis": "list_streams",
+}
+#: CloudFormation resource namespaces whose boto3 service name is not the lower-cased namespace
+_SERVICE_OF_NAMESPACE = {"stepfunctions": "stepfunctions", "apigatewayv2": "apigatewayv2"}
+#: what is warmed while a synthesis runs (its templates are not known yet): what event-driven
+#: apps use; the deploy itself always needs CloudFormation and S3 (assets)
+DEFAULT_WARM_UP = ("cloudformation", "s3", "lambda", "iam", "sqs", "sns", "events", "dynamodb",
+                   "logs", "apigateway")
 
 
-def _first_call(localstack: LocalStack, service: str, operation: str) -> None:
-    getattr(localstack.client(service), operation)()
+def services_of(templates: list[dict]) -> set[str]:
+    """The services a deploy of these templates touches (those :data:`WARM_UP_CALLS` knows)."""
+    found = {"cloudformation", "s3"}
+    for template in templates:
+        for resource in template.get("Resources", {}).values():
+            parts = str(resource.get("Type", "")).split("::")
+            if len(parts) == 3 and parts[0] == "AWS":
+                namespace = parts[1].lower()
+                found.add(_SERVICE_OF_NAMESPACE.get(namespace, namespace))
+        for spec in template.get("Parameters", {}).values():  # SSM-typed parameters read SSM
+            if str(spec.get("Type", "")).startswith("AWS::SSM::"):
+                found.add("ssm")
+    return found & set(WARM_UP_CALLS)
+
+
+def _first_call(localstack: LocalStack, service: str) -> None:
+    getattr(localstack.client(service), WARM_UP_CALLS[service])()
 
 
 _NOT_SOURCES = {".git", ".venv", "venv", "node_modules", "cdk.out", "__pycache__", ".hypothesis",
@@ -109,6 +137,10 @@ def bootstrap(localstack: LocalStack, templates: list[dict]) -> None:
             ssm.put_parameter(Name=spec["Default"], Value="30", Type="String", Overwrite=True)
 
 
+def _templates(stacks: list[StackArtifact]) -> list[dict]:
+    return [json.loads(s.template_file.read_text()) for s in stacks]
+
+
 def synth_in_background(app: CdkApp, region: str = DEFAULT_REGION) -> Future:
     """Start synthesizing now (e.g. while LocalStack starts); pass the result to
     :func:`deploy_app` as ``synthesized``."""
@@ -121,20 +153,29 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
                synthesized: Future | None = None) -> DeployedApp:
     timings: dict[str, float] = {}
     t = time.monotonic()
-    with ThreadPoolExecutor(len(WARM_UP)) as pool:
-        # LocalStack loads each service on its first call (SSM ~1.2 s, API Gateway ~0.6 s, ...):
-        # let that happen while the app synthesizes instead of one after the other
-        warming = [pool.submit(_first_call, localstack, *call) for call in WARM_UP]
+    with ThreadPoolExecutor(len(WARM_UP_CALLS)) as pool:
+        # LocalStack loads each service on its first call, on its one (GIL-bound) core: let that
+        # happen while the app synthesizes (on another core), not during the stack's creation.
+        # Only the services the templates use: when the synthesis is cached they are known at
+        # once; otherwise the usual ones are warmed meanwhile and the rest once it is done.
         if synthesized is None:
             synthesized = synth_in_background(app, localstack.region)
+        wait_futures([synthesized], timeout=0.2)
+        if synthesized.done() and synthesized.region == localstack.region:
+            first = services_of(_templates(synthesized.result()[0]))
+        else:
+            first = set(DEFAULT_WARM_UP)
+        warming = [pool.submit(_first_call, localstack, name) for name in sorted(first)]
         stacks, reused = synthesized.result()
         if synthesized.region != localstack.region:  # synthesized for another region: again
             stacks, reused = synth_cached(app, localstack.region)
         timings["synth_s" if not reused else "synth_reused_s"] = round(time.monotonic() - t, 3)
+        templates = _templates(stacks)
+        warming += [pool.submit(_first_call, localstack, name)
+                    for name in sorted(services_of(templates) - first)]
         for future in warming:
             future.result()
     timings["services_warm_s"] = round(time.monotonic() - t, 3)
-    templates = [json.loads(s.template_file.read_text()) for s in stacks]
     t = time.monotonic()
     s3 = localstack.client("s3")
     bootstrap(localstack, templates)
