@@ -47,6 +47,269 @@ def cap_cloudformation_poll_interval() -> None:
     executor.deploy_loop = deploy_loop
 
 
+def concurrent_sqs_event_source_batches() -> None:
+    """Let an SQS event source mapping run several batches at once, as AWS's pollers do.
+
+    LocalStack's SQS poller receives one batch, invokes the function synchronously, deletes the
+    batch and only then receives the next: one batch in flight per mapping, so a busy queue is
+    drained by one execution environment at a time. On AWS, Lambda polls an SQS queue with
+    several pollers and invokes up to 5 batches at once from the start, scaling up to 1,000
+    (or the mapping's ``ScalingConfig.MaximumConcurrency``, 2-1000).
+
+    Here the mapping's single poller loop receives a batch only when one of its slots is free
+    and hands it to a worker thread, so up to ``LSH_SQS_ESM_CONCURRENCY`` batches are invoked at
+    once, each in its own execution environment (lowered by ``MaximumConcurrency`` when the
+    mapping sets it; 1 gives LocalStack's serial behaviour back). The default is 2, AWS's lowest
+    ``MaximumConcurrency``, not AWS's 5: LocalStack is one GIL-bound process, and once it is
+    busy more batches at once only make each batch slower (measured on the reference pipeline,
+    500 uploads: the same events/s with 1, 2 or 5, and more function timeouts with 5). Each
+    batch is handled exactly as before (filtering, partial batch failures, deleting what
+    succeeded), and received messages stay invisible while it runs. FIFO queues keep
+    LocalStack's one-at-a-time handling (ordering per message group).
+    """
+    import logging
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from localstack.services.lambda_.event_source_mapping import esm_worker_factory
+    from localstack.services.lambda_.event_source_mapping.pollers import sqs_poller
+    from localstack.services.lambda_.event_source_mapping.pollers.poller import (
+        EmptyPollResultsException,
+    )
+    from localstack.services.lambda_.event_source_mapping.senders.sender_utils import batched
+
+    log = logging.getLogger(__name__)
+    default_limit = max(1, int(os.environ.get("LSH_SQS_ESM_CONCURRENCY", "2")))
+    SqsPoller = sqs_poller.SqsPoller
+    original_poll_events = SqsPoller.poll_events
+    original_close = SqsPoller.close
+    original_get_worker = esm_worker_factory.EsmWorkerFactory.get_esm_worker
+
+    def get_esm_worker(self):
+        worker = original_get_worker(self)
+        if isinstance(worker.poller, SqsPoller):
+            limit = default_limit
+            maximum = (self.esm_config.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            if maximum:
+                limit = min(limit, int(maximum))
+            worker.poller.lsh_concurrency = limit
+        return worker
+
+    def run_batch(poller, messages, slots):
+        try:
+            for message_batch in batched(messages, 2500):  # as LocalStack splits large batches
+                try:
+                    poller.handle_messages(message_batch)
+                except Exception as e:  # as LocalStack's poll_events logs a failed batch
+                    log.warning("Polling or batch processing failed: %s", e,
+                                exc_info=log.isEnabledFor(logging.DEBUG))
+        finally:
+            slots.release()
+
+    def poll_events(self) -> None:
+        limit = getattr(self, "lsh_concurrency", 1)
+        if limit <= 1 or self.is_fifo_queue:
+            return original_poll_events(self)
+        if getattr(self, "lsh_slots", None) is None:
+            self.lsh_slots = threading.BoundedSemaphore(limit)
+            self.lsh_pool = ThreadPoolExecutor(
+                limit, thread_name_prefix=f"esm-sqs-batch-{self.queue_url.rsplit('/', 1)[-1]}")
+        # receive only when a batch can start now (the loop comes back after its poll interval
+        # and sees a shutdown in between)
+        if not self.lsh_slots.acquire(timeout=0.5):
+            return
+        try:
+            response = self.source_client.receive_message(  # LocalStack's own call
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(self.batch_size, sqs_poller.DEFAULT_MAX_RECEIVE_COUNT),
+                WaitTimeSeconds=min(self.maximum_batching_window,
+                                    sqs_poller.DEFAULT_MAX_WAIT_TIME_SECONDS),
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+                sqs_override_max_message_count=self.batch_size,
+                sqs_override_wait_time_seconds=self.maximum_batching_window,
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                raise EmptyPollResultsException(service="sqs", source_arn=self.source_arn)
+            self.lsh_pool.submit(run_batch, self, messages, self.lsh_slots)
+        except BaseException:
+            self.lsh_slots.release()
+            raise
+
+    def close(self) -> None:
+        pool = getattr(self, "lsh_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)  # batches in flight finish on their own
+        original_close(self)
+
+    esm_worker_factory.EsmWorkerFactory.get_esm_worker = get_esm_worker
+    SqsPoller.poll_events = poll_events
+    SqsPoller.close = close
+
+
+def in_memory_internal_clients() -> None:
+    """LocalStack's own calls to SQS, SNS, Lambda, CloudWatch and Logs skip the HTTP round trip.
+
+    Every internal call (S3 notification → SNS, SNS → SQS, the event-source poller's receive,
+    invoke and delete, metrics, function logs) is by default a signed HTTP request to LocalStack's
+    own port: botocore serializes and sends it, the Twisted server reads it and a gateway worker
+    thread serves it. Under a load of small events that HTTP work is a large part of LocalStack's
+    (single, GIL-bound) CPU. LocalStack's ``IN_MEMORY_CLIENT=1`` hands such requests to the gateway
+    in-process, but with it creating a Lambda function from S3 code fails here (``[Errno 2]`` on a
+    temporary file, seen deploying the reference pipeline), so it is applied here to the
+    services named in ``LSH_IN_MEMORY_INTERNAL_CLIENTS`` only. Same handler chain,
+    same results; only the socket is skipped. Nothing a client outside LocalStack sees changes.
+    """
+    from localstack import config
+    from localstack.aws import connect
+    from localstack.aws.client import GatewayShortCircuit, botocore_in_memory_endpoint_patch
+
+    services = {name.strip() for name in os.environ.get(
+        "LSH_IN_MEMORY_INTERNAL_CLIENTS", "sqs,sns,lambda,cloudwatch,logs").split(",")
+        if name.strip()}
+    if config.IN_MEMORY_CLIENT or not services:
+        return
+    botocore_in_memory_endpoint_patch.apply()  # lets requests carry their parameters
+    factory = connect.InternalClientFactory
+    original = factory._get_client_post_hook
+
+    def _get_client_post_hook(self, client):
+        client = original(self, client)
+        if client.meta.service_model.service_name in services:
+            from localstack.runtime import get_current_runtime
+
+            GatewayShortCircuit.modify_client(client, get_current_runtime().components.gateway)
+        return client
+
+    factory._get_client_post_hook = _get_client_post_hook
+
+
+def batch_sqs_cloudwatch_metrics() -> None:
+    """Publish SQS's CloudWatch metrics once a second, not with one request per API call.
+
+    LocalStack's SQS provider publishes ``NumberOfMessagesSent``, ``SentMessageSize``,
+    ``NumberOfMessagesReceived``/``NumberOfEmptyReceives`` and ``NumberOfMessagesDeleted`` with one
+    internal ``PutMetricData`` per SQS call (each an SQLite commit), which under load costs
+    LocalStack as much CPU as the SQS calls themselves; AWS aggregates these metrics per minute.
+    Here the values are collected and published every ``LSH_SQS_METRICS_INTERVAL`` s (1) as one
+    ``PutMetricData`` with ``Values``/``Counts``: the same data points, stored the same way.
+    """
+    import threading
+    import time
+    from collections import Counter
+    from datetime import datetime, timezone
+
+    from localstack.aws.connect import connect_to
+    from localstack.services.sqs import provider as sqs_provider
+
+    interval = float(os.environ.get("LSH_SQS_METRICS_INTERVAL", "1"))
+    dispatcher = sqs_provider.CloudwatchDispatcher
+    original_init = dispatcher.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.lsh_lock = threading.Lock()
+        self.lsh_pending: dict = {}
+        threading.Thread(target=flush_loop, args=(self,), name="lsh-sqs-metrics",
+                         daemon=True).start()
+
+    def dispatch_sqs_metric(self, account_id, region, queue_name, metric, value=1,
+                            unit="Count"):
+        if not self.running:
+            return
+        with self.lsh_lock:
+            values = self.lsh_pending.setdefault((account_id, region), {}).setdefault(
+                (queue_name, metric, unit), Counter())
+            values[value] += 1
+
+    def flush_loop(self) -> None:
+        while self.running:
+            time.sleep(interval)
+            with self.lsh_lock:
+                pending, self.lsh_pending = self.lsh_pending, {}
+            for (account_id, region), metrics in pending.items():
+                try:
+                    publish(account_id, region, metrics)
+                except Exception as e:  # as LocalStack: a lost metric is logged, never raised
+                    sqs_provider.LOG.info("Unable to put SQS metrics to CloudWatch: %s", e)
+
+    def publish(account_id: str, region: str, metrics: dict) -> None:
+        timestamp = datetime.now(timezone.utc)
+        data = []
+        for (queue_name, metric, unit), values in metrics.items():
+            items = sorted(values.items())
+            for start in range(0, len(items), 150):  # at most 150 values per datum
+                chunk = items[start:start + 150]
+                data.append({"MetricName": metric, "Unit": unit, "Timestamp": timestamp,
+                             "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+                             "Values": [float(v) for v, _ in chunk],
+                             "Counts": [float(c) for _, c in chunk]})
+        client = connect_to(region_name=region, aws_access_key_id=account_id).cloudwatch
+        for start in range(0, len(data), 1000):  # at most 1000 data per call
+            client.put_metric_data(Namespace="AWS/SQS", MetricData=data[start:start + 1000])
+
+    dispatcher.__init__ = __init__
+    dispatcher.dispatch_sqs_metric = dispatch_sqs_metric
+
+
+def fast_moto_item_copies() -> None:
+    """Copy moto's DynamoDB items directly instead of through ``copy.deepcopy``'s generic path.
+
+    moto deep-copies items on every ``UpdateItem`` (twice: the old item for the response and
+    for the stream) and every ``Scan``/``Query`` result. The generic copy reconstructs each
+    ``DynamoType`` through ``__reduce_ex__`` and refills the item's ``LimitedSizeDict``, whose
+    ``__setitem__`` re-measures the whole item for every attribute (quadratic): a third of
+    moto's time under load. These ``__deepcopy__`` methods give the same independent copies
+    (a copy of an item that exists is within the size limit already).
+    """
+    import copy
+
+    from moto.dynamodb.models import dynamo_type
+
+    DynamoType, Item, LimitedSizeDict = (dynamo_type.DynamoType, dynamo_type.Item,
+                                         dynamo_type.LimitedSizeDict)
+
+    def copy_value(value, memo):
+        if type(value) is DynamoType:
+            return value.__deepcopy__(memo)
+        if type(value) in (str, bytes, int, float, bool, type(None)):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def dynamo_type_deepcopy(self, memo):
+        new = DynamoType.__new__(DynamoType)
+        for name, value in self.__dict__.items():
+            if name == "value" and type(value) is list:
+                value = [copy_value(v, memo) for v in value]
+            elif name == "value" and type(value) is dict:
+                value = {k: copy_value(v, memo) for k, v in value.items()}
+            else:
+                value = copy_value(value, memo)
+            new.__dict__[name] = value
+        return new
+
+    def item_deepcopy(self, memo):
+        new = Item.__new__(Item)
+        for name, value in self.__dict__.items():
+            if name == "attrs" and type(value) is LimitedSizeDict:
+                attrs = LimitedSizeDict()
+                dict.update(attrs, {k: copy_value(v, memo) for k, v in value.items()})
+                value = attrs
+            else:
+                value = copy_value(value, memo)
+            new.__dict__[name] = value
+        return new
+
+    DynamoType.__deepcopy__ = dynamo_type_deepcopy
+    Item.__deepcopy__ = item_deepcopy
+
+
 def apply_all() -> None:
     cap_first_empty_poll_backoff()
     cap_cloudformation_poll_interval()
+    concurrent_sqs_event_source_batches()
+    in_memory_internal_clients()
+    batch_sqs_cloudwatch_metrics()
+    # fast_moto_item_copies() is applied by our moto DynamoDB provider when it loads (moto's
+    # import is not worth paying at start-up when no table is used)
