@@ -207,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "exists; prints its tag")
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
     img_sub.add_parser("prune", help="remove this project's older LocalStack images")
-    trace = sub.add_parser("trace", help="where an event is in the pipeline of a running `lsh up`")
+    trace = sub.add_parser("trace", help="where an event is in the pipeline of a running `lsh up`: "
+                                         "way in, SNS publish, queues, DLQs, Lambda logs, table, "
+                                         "notification published")
     trace.set_defaults(func=cmd_trace)
     trace.add_argument("needle", help="an event id (s3-…, api-…, bus-…) or any text in the event, "
                                       "e.g. an object key")

@@ -3,7 +3,10 @@
 Given an event id (``s3-…``, ``api-…``, ``bus-…``) or any marker in its payload (an object key,
 an order id), each stage is asked what it saw, without disturbing anything: the source queues are
 only counted (receiving would count against their redrive policy), DLQs are peeked with
-``VisibilityTimeout=0``, Lambda logs are searched for the id, the table is read.
+``VisibilityTimeout=0``, Lambda logs are searched for the id, the table is read, and the SNS
+publish log of the harness's LocalStack plugin (:mod:`harness.sns_log`) is searched for the
+publishes to the pipeline topic and to the notification topic. Against a LocalStack without that
+plugin those two stages say "?" and why.
 
 ``lsh trace EVENT_ID`` prints it; :meth:`PipelineClient.wait_for_status` attaches it to a timeout.
 """
@@ -12,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.parse
 from dataclasses import dataclass, field
 
 from harness.localstack.base import LocalStack
+from harness.sns_log import PublishRecord, SnsPublishLog, SnsPublishLogUnavailable
 
 
 @dataclass
@@ -55,12 +60,15 @@ class PipelineTracer:
         self.logs = localstack.client("logs")
         self.s3 = localstack.client("s3")
         self.table = localstack.resource("dynamodb").Table(outputs["EventsTableName"])
+        self.sns_log = SnsPublishLog(localstack)
 
     def trace(self, needle: str) -> Trace:
         trace = Trace(needle)
         item = self._item(needle)
         ids = {needle} | ({item["event_id"]} if item else set())
         trace.stages.append(self._upload(needle, item))
+        trace.stages.append(self._published("SNS publish", "TopicArn",
+                                            self._publish_terms(needle, item)))
         trace.stages.append(self._queue("ingest queue", "IngestQueueUrl"))
         trace.stages.append(self._dead_letters("ingest DLQ", "IngestDlqUrl", ids))
         trace.stages.append(self._logs("processor", "ProcessorFunctionName", ids))
@@ -70,6 +78,8 @@ class PipelineTracer:
         trace.stages.append(self._logs("confirmation sender", "ConfirmationSenderFunctionName",
                                        ids))
         trace.stages.append(self._confirmed(item))
+        trace.stages.append(self._published("notification published", "NotificationTopicArn",
+                                            [item["event_id"]] if item else []))
         return trace
 
     # --- stages ---
@@ -156,7 +166,52 @@ class PipelineTracer:
     @staticmethod
     def _confirmed(item: dict | None) -> Stage:
         if not item or item.get("status") != "CONFIRMED":
-            return Stage("confirmed + notified", False,
-                         f"status {(item or {}).get('status', 'unknown')}")
-        return Stage("confirmed + notified", True, "status CONFIRMED, notification published",
-                     item.get("confirmed_at"))
+            return Stage("confirmed", False, f"status {(item or {}).get('status', 'unknown')}")
+        return Stage("confirmed", True, "status CONFIRMED", item.get("confirmed_at"))
+
+    @staticmethod
+    def _publish_terms(needle: str, item: dict | None) -> list[str]:
+        """Strings the message published for this event holds in its body.
+
+        An API event's body holds its id; a bus event's holds the EventBridge event id (or the
+        caller's ``event_id``) without the ``bus-`` prefix; an S3 notification holds the object
+        key, URL-encoded as S3 sends it (an ``s3-…`` id is a hash: only its key can be found).
+        """
+        terms = [needle]
+        if item:
+            terms.append(item["event_id"])
+            if item.get("object_key"):
+                terms.append(item["object_key"])
+        for term in list(terms):  # LocalStack's S3 quotes keys ("a b" -> "a%20b"), AWS's quote_plus
+            terms += [urllib.parse.quote(term), urllib.parse.quote_plus(term, safe="/")]
+        for event_id in {needle, (item or {}).get("event_id", "")}:
+            if event_id.startswith("bus-"):  # as a whole JSON string: a short id is no substring
+                terms.append(json.dumps(event_id[len("bus-"):]))
+        return list(dict.fromkeys(t for t in terms if t))
+
+    def _published(self, name: str, output: str, terms: list[str]) -> Stage:
+        topic = self.outputs.get(output)
+        if not topic:
+            return Stage(name, None, f"no {output} among the stack's outputs")
+        topic_name = topic.rsplit(":", 1)[-1]
+        if not terms:
+            return Stage(name, False, f"nothing to look for on {topic_name} (no event item)")
+        try:
+            page = self.sns_log.query(topic_arn=topic, contains=terms)
+        except SnsPublishLogUnavailable as exc:
+            return Stage(name, None, f"cannot tell: {exc}")
+        if not page.records:
+            if page.dropped:
+                return Stage(name, None, f"not among the last {page.held} publishes to any topic "
+                             f"({page.dropped} older ones were dropped; raise "
+                             "LSH_SNS_PUBLISH_LOG_SIZE to keep more)")
+            return Stage(name, False, f"no message published to {topic_name} mentions it "
+                                      f"({page.total} publishes to any topic recorded)")
+        first: PublishRecord = page.records[0]
+        via = f"via {first.origin_service}" if first.origin_service else f"{first.api} call"
+        subs = len(first.subscriptions)
+        detail = (f"message {first.message_id} to {topic_name} ({via}, {first.body_length} "
+                  f"chars, delivered to {subs} subscription{'s' if subs != 1 else ''})")
+        if len(page.records) > 1:
+            detail += f"; {len(page.records)} publishes match, last at {page.records[-1].at}"
+        return Stage(name, True, detail, first.at)

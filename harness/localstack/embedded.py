@@ -41,6 +41,8 @@ DEFAULT_SETTINGS: dict[str, str] = {
     # tests want events to flow fast; AWS polls continuously, LocalStack every second by default
     "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.05",
     "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.1",
+    # record every SNS topic publish for the stuck-event trace (lsh_localstack_plugins.sns_log)
+    "LSH_SNS_PUBLISH_LOG": "1",
 }
 #: host variables that would point LocalStack (or its Lambda functions) somewhere else
 _DROPPED_HOST_VARS = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "AWS_ENDPOINT_URL",

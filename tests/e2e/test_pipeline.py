@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -127,14 +128,22 @@ def test_trace_follows_a_confirmed_event_and_a_poisoned_one(client):
     resp = client.post_api({"type": "trace.me", "payload": {"marker": unique("t")}})
     client.wait_for_status(resp.event_id)
     text = client.trace(resp.event_id)
-    assert "last seen at confirmed + notified" in text
+    assert "last seen at notification published" in text
     assert "✔ processor Lambda" in text and "event recorded" in text
+    # the SNS publish log (plugin lsh_localstack_plugins.sns_log) shows both publishes, timed
+    assert re.search(r"✔ SNS publish +\d{4}-\d\d-\d\dT[\d:.]+\+00:00  message \S+ to \S+ "
+                     r"\(Publish call", text), text
+    assert re.search(r"✔ confirmed +\S+  status CONFIRMED", text), text
+    assert re.search(r"✔ notification published +\d{4}-\d\d-\d\dT", text), text
+    lines = text.splitlines()
+    assert [line.split()[1] for line in lines[1:4]] == ["way", "SNS", "ingest"], text
 
     marker = unique("stuck")
     client.publish_raw(json.dumps({"marker": marker}))
     stuck = eventually(lambda: (lambda t: t if "✔ ingest DLQ" in t else None)(client.trace(marker)),
                        timeout=40, description="the trace sees the poison in the ingest DLQ")
     assert "last seen at" in stuck and "✘ events table" in stuck
+    assert "✔ SNS publish" in stuck  # found by the marker in the message body
 
 
 def test_waiting_for_a_lost_event_times_out_with_its_trace(client):
@@ -146,3 +155,23 @@ def test_waiting_for_a_lost_event_times_out_with_its_trace(client):
         client.wait_for_status("api-never-sent", timeout=0.5)
     assert "trace of 'api-never-sent': last seen at nowhere" in str(info.value)
     assert "✘ events table" in str(info.value)
+    assert "✘ SNS publish" in str(info.value) and "no message published to" in str(info.value)
+    assert "✘ notification published" in str(info.value)
+
+
+def test_trace_of_an_upload_and_a_bus_event_shows_their_sns_publish(client, localstack, pipeline):
+    """S3 and EventBridge publish through LocalStack's internal client: the log names them."""
+    from harness.sns_log import SnsPublishLog
+
+    key = f"incoming/{unique('traced')} with spaces.csv"
+    client.upload(key, b"x")
+    item = client.wait_for_upload(key)
+    text = client.trace(item["event_id"])
+    assert re.search(r"✔ SNS publish +\d{4}-\S+  message \S+ to \S+ \(via s3,", text), text
+    bus_id = client.put_bus_event({"type": "traced", "payload": {"n": 1}})
+    client.wait_for_status(bus_id)
+    text = client.trace(bus_id)
+    assert re.search(r"✔ SNS publish +\d{4}-\S+  message \S+ to \S+ \(via events,", text), text
+    [record] = SnsPublishLog(localstack).published(topic_arn=pipeline.outputs["TopicArn"],
+                                                   contains=bus_id.removeprefix("bus-"))
+    assert record.origin_service == "events" and record.subscriptions

@@ -4,5 +4,7 @@ This package is copied into LocalStack's own virtualenv (never imported by the t
 - ``dynamodb``: DynamoDB and DynamoDB Streams served by moto (LocalStack's default needs a Java
   download that is impossible offline),
 - ``lambda_executor``: the ``process`` Lambda runtime executor (functions run as host processes),
+- ``sns_log``: a ring buffer of every SNS topic publish, served at ``GET /_lsh/sns/published``
+  (LocalStack keeps no record of them; on with ``LSH_SNS_PUBLISH_LOG=1``),
 - ``run``: the entry point that starts LocalStack with a lifeline to its parent process.
 """
