@@ -153,7 +153,10 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
                synthesized: Future | None = None) -> DeployedApp:
     timings: dict[str, float] = {}
     t = time.monotonic()
-    with ThreadPoolExecutor(len(WARM_UP_CALLS)) as pool:
+    # One thread, one service after the other: loading is GIL-bound in LocalStack, so parallel
+    # first calls gain nothing, and they can make two services import the same moto module at
+    # once ("deadlock detected by _ModuleLock('moto.events.models')", seen in ~1 deploy of 5).
+    with ThreadPoolExecutor(1, thread_name_prefix="lsh-warm-up") as pool:
         # LocalStack loads each service on its first call, on its one (GIL-bound) core: let that
         # happen while the app synthesizes (on another core), not during the stack's creation.
         # Only the services the templates use: when the synthesis is cached they are known at
