@@ -394,6 +394,14 @@ def test_compose_file_starts_serves_and_goes_down(docker, built_image):
         sqs.send_message(QueueUrl=url, MessageBody="via compose")
         assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)["Messages"][0]["Body"] == (
             "via compose")
+        # the SNS publish log `lsh trace` reads is on there too
+        from harness.sns_log import SnsPublishLog
+
+        sns = ls.client("sns")
+        topic = sns.create_topic(Name="compose-topic")["TopicArn"]
+        sns.publish(TopicArn=topic, Message="published via compose")
+        assert [r.topic_arn for r in SnsPublishLog(ls).published(
+            contains="published via compose")] == [topic]
     finally:
         down = subprocess.run(base + ["down", "--timeout", "5"], env=env, capture_output=True,
                               text=True, timeout=120)

@@ -84,6 +84,7 @@ PLUGIN_ENV = {
     "PROVIDER_OVERRIDE_DYNAMODB": "moto",
     "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
     "LAMBDA_RUNTIME_EXECUTOR": "process",
+    "LSH_SNS_PUBLISH_LOG": "1",  # topic publishes recorded for `lsh trace` (plugin sns_log)
 }
 IMAGE_CMD = ["python3", "-m", "lsh_localstack_plugins.run"]
 WORKDIR = "/opt/lsh"
