@@ -88,16 +88,7 @@ def count_confirmed(client: PipelineClient, prefix: str) -> int:
     """
     from boto3.dynamodb.conditions import Attr
 
-    kwargs = {"ConsistentRead": True, "Select": "COUNT",
-              "FilterExpression": Attr("object_key").begins_with(prefix)
-              & Attr("status").eq("CONFIRMED")}
-    count = 0
-    while True:
-        page = client.table.scan(**kwargs)
-        count += page["Count"]
-        if "LastEvaluatedKey" not in page:
-            return count
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return client.count(Attr("object_key").begins_with(prefix) & Attr("status").eq("CONFIRMED"))
 
 
 def wait_all_confirmed(client: PipelineClient, prefix: str, n: int, timeout: float) -> list[dict]:

@@ -44,10 +44,11 @@ def handler(event, context):
 ROLE = "arn:aws:iam::000000000000:role/bench"
 
 
-def start_stop(runs: int) -> list[float]:
+def start_stop(runs: int, make_backend: Callable[[], Backend] | None = None) -> list[float]:
+    """Seconds from ``start()`` to ready, ``runs`` times (embedded unless ``make_backend``)."""
     times = []
     for _ in range(runs):
-        backend = EmbeddedBackend(progress=lambda _line: None)
+        backend = (make_backend or (lambda: EmbeddedBackend(progress=lambda _line: None)))()
         t = time.perf_counter()
         backend.start()
         times.append(time.perf_counter() - t)
@@ -136,16 +137,10 @@ def backends_side_by_side(runs: int = 3) -> tuple[dict, dict[str, list[float]]]:
     images = bench_containers(cold=True, runs=runs, progress=print)
     samples = {
         "embedded ready": start_stop(runs),
-        "docker ready": [],
+        "docker ready": start_stop(runs, lambda: TestcontainersBackend(**quiet)),
         "embedded deployed": start_to_deployed(lambda: EmbeddedBackend(**quiet), runs),
         "docker deployed": start_to_deployed(lambda: TestcontainersBackend(**quiet), runs),
     }
-    for _ in range(runs):
-        backend = TestcontainersBackend(**quiet)
-        t = time.perf_counter()
-        backend.start()
-        samples["docker ready"].append(time.perf_counter() - t)
-        backend.stop()
     p50 = {k: summary_ms(v)["p50_ms"] for k, v in samples.items()}
     result = {
         "embedded_start_to_ready": summary_ms(samples["embedded ready"]),

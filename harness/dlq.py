@@ -17,6 +17,7 @@ from typing import Callable
 
 from harness.errors import HarnessError
 from harness.localstack.base import LocalStack
+from harness.probes import queue_depth
 from harness.waits import Policy, eventually
 
 DLQ_POLICY = Policy(timeout=60.0, initial=0.05, cap=0.25)
@@ -117,13 +118,10 @@ class DeadLetterQueue:
                           diagnose=self.describe)
 
     def describe(self) -> str:
-        depth = self.sqs.get_queue_attributes(
-            QueueUrl=self.source_url, AttributeNames=["ApproximateNumberOfMessages",
-                                                      "ApproximateNumberOfMessagesNotVisible"])[
-            "Attributes"]
+        depth = queue_depth(self.sqs, self.source_url)
         letters = self.peek()
-        return (f"source queue: {depth['ApproximateNumberOfMessages']} visible, "
-                f"{depth['ApproximateNumberOfMessagesNotVisible']} in flight; DLQ holds "
+        return (f"source queue: {depth['visible']} visible, "
+                f"{depth['in_flight']} in flight; DLQ holds "
                 f"{len(letters)} message(s): "
                 + ", ".join(f"{d.message_id[:8]} ({d.body[:40]!r})" for d in letters[:5]))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from harness.localstack.base import LocalStack
+from harness.probes import queue_depth
 from harness.waits import Policy, eventually
 
 BUS_SOURCE = "pipeline.manual"
@@ -87,17 +88,25 @@ class PipelineClient:
     def item(self, event_id: str) -> dict | None:
         return self.table.get_item(Key={"event_id": event_id}, ConsistentRead=True).get("Item")
 
-    def scan(self, condition=None) -> list[dict]:
-        """Every item of the events table (matching a boto3 ``Attr`` condition), all pages."""
-        found, kwargs = [], {"ConsistentRead": True}
+    def _scan_pages(self, condition=None, **kwargs):
+        kwargs["ConsistentRead"] = True
         if condition is not None:
             kwargs["FilterExpression"] = condition
         while True:
             page = self.table.scan(**kwargs)
-            found += page["Items"]
+            yield page
             if "LastEvaluatedKey" not in page:
-                return found
+                return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scan(self, condition=None) -> list[dict]:
+        """Every item of the events table (matching a boto3 ``Attr`` condition), all pages."""
+        return [item for page in self._scan_pages(condition) for item in page["Items"]]
+
+    def count(self, condition=None) -> int:
+        """How many items match: a scan that returns only counts (cheap to poll: no items are
+        serialized and sent)."""
+        return sum(page["Count"] for page in self._scan_pages(condition, Select="COUNT"))
 
     def items_for_key(self, object_key: str) -> list[dict]:
         from boto3.dynamodb.conditions import Attr
@@ -142,12 +151,7 @@ class PipelineClient:
         return PipelineTracer(self.localstack, self.outputs).trace(needle).render()
 
     def queue_depth(self, queue_output: str) -> dict[str, int]:
-        attrs = self.sqs.get_queue_attributes(
-            QueueUrl=self.outputs[queue_output],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return {"visible": int(attrs["ApproximateNumberOfMessages"]),
-                "in_flight": int(attrs["ApproximateNumberOfMessagesNotVisible"])}
+        return queue_depth(self.sqs, self.outputs[queue_output])
 
 
 class TopicTap:

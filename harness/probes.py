@@ -19,6 +19,17 @@ ITEM_POLICY = DEFAULT_POLICY
 MESSAGE_POLICY = Policy(timeout=DEFAULT_POLICY.timeout, initial=0.0, cap=0.0, jitter=0.0)
 
 
+def queue_depth(sqs, queue_url: str) -> dict[str, int]:
+    """``{"visible": n, "in_flight": m}``: a queue's approximate counts, read without receiving
+    (a receive would count against the queue's redrive policy)."""
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return {"visible": int(attrs["ApproximateNumberOfMessages"]),
+            "in_flight": int(attrs["ApproximateNumberOfMessagesNotVisible"])}
+
+
 def wait_for_message(sqs, queue_url: str, predicate: Callable[[dict], bool],
                      timeout: float | None = None, delete: bool = True) -> dict:
     """The first message on ``queue_url`` for which ``predicate(message)`` holds.

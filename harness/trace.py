@@ -19,6 +19,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from harness.localstack.base import LocalStack
+from harness.probes import queue_depth
 from harness.sns_log import PublishRecord, SnsPublishLog, SnsPublishLogUnavailable
 
 
@@ -106,14 +107,9 @@ class PipelineTracer:
             return Stage("upload in S3", False, f"no object {key!r} in the uploads bucket")
 
     def _queue(self, name: str, output: str) -> Stage:
-        attrs = self.sqs.get_queue_attributes(
-            QueueUrl=self.outputs[output],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        visible, in_flight = attrs["ApproximateNumberOfMessages"], attrs[
-            "ApproximateNumberOfMessagesNotVisible"]
-        return Stage(name, None, f"{visible} waiting, {in_flight} in flight (all events; "
-                                 "not read, so as not to use up receives)")
+        depth = queue_depth(self.sqs, self.outputs[output])
+        return Stage(name, None, f"{depth['visible']} waiting, {depth['in_flight']} in flight "
+                                 "(all events; not read, so as not to use up receives)")
 
     def _dead_letters(self, name: str, output: str, ids: set[str]) -> Stage:
         found = []

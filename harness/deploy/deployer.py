@@ -164,8 +164,10 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
         if synthesized is None:
             synthesized = synth_in_background(app, localstack.region)
         wait_futures([synthesized], timeout=0.2)
+        templates: list[dict] | None = None
         if synthesized.done() and synthesized.region == localstack.region:
-            first = services_of(_templates(synthesized.result()[0]))
+            templates = _templates(synthesized.result()[0])
+            first = services_of(templates)
         else:
             first = set(DEFAULT_WARM_UP)
         warming = [pool.submit(_first_call, localstack, name) for name in sorted(first)]
@@ -173,7 +175,8 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
         if synthesized.region != localstack.region:  # synthesized for another region: again
             stacks, reused = synth_cached(app, localstack.region)
         timings["synth_s" if not reused else "synth_reused_s"] = round(time.monotonic() - t, 3)
-        templates = _templates(stacks)
+        if templates is None:
+            templates = _templates(stacks)
         warming += [pool.submit(_first_call, localstack, name)
                     for name in sorted(services_of(templates) - first)]
         for future in warming:

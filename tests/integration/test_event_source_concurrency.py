@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from harness.probes import queue_depth
 from harness.waits import eventually
 
 pytestmark = pytest.mark.integration
@@ -67,12 +68,8 @@ def test_sqs_event_source_runs_two_batches_at_once(create_function, create_queue
         assert sorted(w["id"] for w in found) == sorted(ids)  # each once
         assert most_at_once(found) == 2, found  # two batches at once, never more
         assert len({w["env"] for w in found}) >= 2  # in two execution environments
-        eventually(lambda: sqs_client.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages",
-                                                "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"] == {"ApproximateNumberOfMessages": "0",
-                            "ApproximateNumberOfMessagesNotVisible": "0"},
-            timeout=30, description="every message deleted")
+        eventually(lambda: queue_depth(sqs_client, queue_url) == {"visible": 0, "in_flight": 0},
+                   timeout=30, description="every message deleted")
     finally:
         lambda_client.delete_event_source_mapping(UUID=mapping["UUID"])
 

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from harness.probes import queue_depth
 from harness.waits import eventually
 
 pytestmark = pytest.mark.integration
@@ -308,12 +309,8 @@ def handler(event, context):
         assert f"processing {good}" in text
         assert f"RuntimeError: cannot process {poison}" in text
         # the good message was consumed: nothing is left on the source queue
-        eventually(lambda: sqs_client.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages",
-                                                "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"] == {"ApproximateNumberOfMessages": "0",
-                            "ApproximateNumberOfMessagesNotVisible": "0"},
-            timeout=30, description="the source queue is empty")
+        eventually(lambda: queue_depth(sqs_client, queue_url) == {"visible": 0, "in_flight": 0},
+                   timeout=30, description="the source queue is empty")
     finally:
         lambda_client.delete_event_source_mapping(UUID=mapping["UUID"])
 
