@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from functions.common.aws import client, events_table, idempotency_config, persistence
 from functions.common.models import ConfirmationMessage, describe, field_errors, now_iso
+from functions.common.records import failure_logged, log_rejected
 
 logger = Logger()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -66,17 +67,10 @@ def record_handler(record: SQSRecord) -> None:
         message = parse(event=record.body, model=ConfirmationMessage)
     except ValidationError as exc:
         errors = field_errors(exc)
-        logger.error("rejected message", extra={
-            "message_id": record.message_id, "reason": describe(errors), "errors": errors,
-            "receive_count": int(record.attributes.approximate_receive_count)})
+        log_rejected(logger, record, describe(errors), errors)
         raise
-    try:
+    with failure_logged(logger, record, message.event_id):
         confirm(message=message.model_dump(mode="json"))
-    except Exception:
-        logger.exception("message failed; SQS will deliver it again", extra={
-            "message_id": record.message_id, "event_id": message.event_id,
-            "receive_count": int(record.attributes.approximate_receive_count)})
-        raise
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from functions.common.aws import client, events_table, idempotency_config, persistence
 from functions.common.ingest import InvalidMessage, parse_ingest_message
 from functions.common.models import ConfirmationMessage, now_iso
+from functions.common.records import failure_logged, log_rejected
 
 logger = Logger()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -69,21 +70,14 @@ def record_handler(record: SQSRecord) -> None:
     try:
         events = parse_ingest_message(record.body)
     except InvalidMessage as exc:
-        logger.error("rejected message", extra={
-            "message_id": record.message_id, "reason": str(exc), "errors": exc.errors,
-            "receive_count": int(record.attributes.approximate_receive_count)})
+        log_rejected(logger, record, str(exc), exc.errors)
         raise
     if not events:
         logger.info("S3 test event ignored", extra={"message_id": record.message_id})
         return
     for event in events:
-        try:
+        with failure_logged(logger, record, event.event_id):
             record_event(event=event.model_dump(mode="json"))
-        except Exception:
-            logger.exception("message failed; SQS will deliver it again", extra={
-                "message_id": record.message_id, "event_id": event.event_id,
-                "receive_count": int(record.attributes.approximate_receive_count)})
-            raise
 
 
 @logger.inject_lambda_context(clear_state=True)
