@@ -18,6 +18,7 @@ from pathlib import Path
 from harness.deploy import CdkApp, deploy_app
 from harness.localstack import LocalStack
 from harness.pipeline_client import NotificationInbox, PipelineClient
+from harness.probes import peek_messages
 from harness.waits import EventuallyTimeout, Policy, eventually
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,8 +160,7 @@ def _check_confirmed(client: PipelineClient, inbox: NotificationInbox, t: Tracke
 def _check_dlq(sqs, logs, outputs: dict, t: Tracked) -> bool:
     if t.final == "IN DLQ":
         return True
-    for message in sqs.receive_message(QueueUrl=outputs["IngestDlqUrl"], MaxNumberOfMessages=10,
-                                       VisibilityTimeout=0).get("Messages", []):
+    for message in peek_messages(sqs, outputs["IngestDlqUrl"]):
         if t.marker in message["Body"]:
             t.final = "IN DLQ"
             t.stages["dead-lettered"] = time.time()

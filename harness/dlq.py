@@ -1,8 +1,8 @@
 """Dead-letter queues: find a queue's DLQ, inject poison, wait for it there, explain it, redrive.
 
 General: works for any SQS queue with a redrive policy, not just the reference pipeline's.
-Reading a DLQ never steals its messages: receives use ``VisibilityTimeout=0``, so every other
-reader still sees them. Each such receive adds one to the message's ``ApproximateReceiveCount``
+Reading a DLQ never steals its messages: what a peek receives is made visible again as soon as
+it has read the queue (a few ms), so every other reader still gets them. Each such receive adds one to the message's ``ApproximateReceiveCount``
 (which a message keeps when it is moved to the DLQ); this object counts its own receives and
 reports the count the message had before it started looking.
 """
@@ -15,12 +15,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
+from harness.changes import call_not_a_change
 from harness.errors import HarnessError
 from harness.localstack.base import LocalStack
-from harness.probes import queue_depth
+from harness.probes import peek_messages, queue_depth
 from harness.waits import Policy, eventually
 
 DLQ_POLICY = Policy(timeout=60.0, initial=0.05, cap=0.25)
+PEEK_LIMIT = 1000
 
 
 @dataclass
@@ -79,26 +81,19 @@ class DeadLetterQueue:
 
     # --- what is in it ---
     def peek(self) -> list[DeadLetter]:
-        """The DLQ's messages, without taking them (they stay visible to everyone).
+        """The DLQ's messages (up to ``PEEK_LIMIT``), without taking them
+        (:func:`harness.probes.peek_messages`).
 
         ``receive_count`` is how often the message was received before this object looked.
         """
-        seen: dict[str, DeadLetter] = {}
-        for _ in range(5):  # SQS returns a sample; receive until nothing new shows up
-            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10,
-                                             VisibilityTimeout=0, AttributeNames=["All"],
-                                             MessageAttributeNames=["All"]).get("Messages", [])
-            new = [m for m in batch if m["MessageId"] not in seen]
-            for m in batch:
-                self._own_receives[m["MessageId"]] += 1
-            for m in new:
-                reported = int(m["Attributes"]["ApproximateReceiveCount"])
-                seen[m["MessageId"]] = DeadLetter(
-                    m["MessageId"], m["Body"], reported - self._own_receives[m["MessageId"]],
-                    m["Attributes"])
-            if not new:
-                break
-        return list(seen.values())
+        letters = []
+        for m in peek_messages(self.sqs, self.url, PEEK_LIMIT):
+            self._own_receives[m["MessageId"]] += 1
+            reported = int(m["Attributes"]["ApproximateReceiveCount"])
+            letters.append(DeadLetter(m["MessageId"], m["Body"],
+                                      reported - self._own_receives[m["MessageId"]],
+                                      m["Attributes"]))
+        return letters
 
     def wait_for(self, match: str | Callable[[DeadLetter], bool],
                  timeout: float | None = None) -> DeadLetter:
@@ -183,8 +178,7 @@ class DeadLetterQueue:
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
                 moved += 1
             for m in keep:  # not ours to move: make them visible again at once
-                self.sqs.change_message_visibility(QueueUrl=self.url,
-                                                   ReceiptHandle=m["ReceiptHandle"],
-                                                   VisibilityTimeout=0)
+                call_not_a_change(self.sqs, "change_message_visibility", QueueUrl=self.url,
+                                  ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
             if keep and len(keep) == len(batch):
                 return moved

@@ -11,12 +11,14 @@ import asyncio
 import functools
 from typing import Any, Callable
 
+from harness.changes import call_not_a_change
 from harness.waits import DEFAULT_POLICY, Policy, eventually
 
 #: polls that cost a request each: the default policy (fast at first, <= ~20 requests/s)
 ITEM_POLICY = DEFAULT_POLICY
 #: SQS long polling: one request waits up to a second server-side, so no backoff is needed
-MESSAGE_POLICY = Policy(timeout=DEFAULT_POLICY.timeout, initial=0.0, cap=0.0, jitter=0.0)
+MESSAGE_POLICY = Policy(timeout=DEFAULT_POLICY.timeout, initial=0.0, cap=0.0, jitter=0.0,
+                        feed_interval=0.0)
 
 
 def queue_depth(sqs, queue_url: str) -> dict[str, int]:
@@ -28,6 +30,42 @@ def queue_depth(sqs, queue_url: str) -> dict[str, int]:
     )["Attributes"]
     return {"visible": int(attrs["ApproximateNumberOfMessages"]),
             "in_flight": int(attrs["ApproximateNumberOfMessagesNotVisible"])}
+
+
+#: how long a peek hides what it has read (it shows it all again as soon as it is done)
+PEEK_HIDE_S = 30
+
+
+def peek_messages(sqs, queue_url: str, limit: int = 1000) -> list[dict]:
+    """The messages waiting on ``queue_url`` (up to ``limit``, with all attributes), not taken.
+
+    Each message is received once and made visible again at once: the receives hide them for
+    ``PEEK_HIDE_S`` s so that each returns the next ones (with ``VisibilityTimeout=0`` LocalStack
+    returns the same oldest ten every time, AWS a sample), then one
+    ``ChangeMessageVisibilityBatch`` per ten shows them again, also when a receive fails. Each
+    peek adds one to every message's ``ApproximateReceiveCount``; meant for queues nobody
+    consumes while it looks (DLQs), as another consumer misses them for those few ms.
+    """
+    found: dict[str, dict] = {}
+    hidden: list[dict] = []
+    try:
+        while len(found) < limit:
+            batch = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=min(10, limit - len(found)),
+                VisibilityTimeout=PEEK_HIDE_S, AttributeNames=["All"],
+                MessageAttributeNames=["All"]).get("Messages", [])
+            hidden.extend(batch)
+            new = [m for m in batch if m["MessageId"] not in found]
+            found.update((m["MessageId"], m) for m in new)
+            if not new:
+                break
+    finally:
+        for start in range(0, len(hidden), 10):  # an undo: not a change for waiting checks
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                       for i, m in enumerate(hidden[start:start + 10])]
+            call_not_a_change(sqs, "change_message_visibility_batch", QueueUrl=queue_url,
+                              Entries=entries)
+    return list(found.values())
 
 
 def wait_for_message(sqs, queue_url: str, predicate: Callable[[dict], bool],
@@ -49,9 +87,8 @@ def wait_for_message(sqs, queue_url: str, predicate: Callable[[dict], bool],
                 if delete:
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 continue
-            sqs.change_message_visibility(QueueUrl=queue_url,
-                                          ReceiptHandle=message["ReceiptHandle"],
-                                          VisibilityTimeout=0)
+            call_not_a_change(sqs, "change_message_visibility", QueueUrl=queue_url,  # an undo
+                              ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
         assert found is not None, f"{len(messages)} message(s) received, none matching"
         return found
 

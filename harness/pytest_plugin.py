@@ -5,6 +5,7 @@ Fixtures:
 - ``localstack`` (session): a :class:`harness.localstack.LocalStack` with ``endpoint_url``,
   ``region`` and ``client(service_name)``. Started once, stopped after the last test, also when
   tests fail or the run is interrupted.
+  Its change feed wakes waiting checks (``harness.changes``; ``LSH_CHANGE_FEED=0``: poll only).
 - ``localstack_settings`` (session): extra LocalStack settings (environment variables) for the
   embedded backend; override it in your ``conftest.py`` to change them.
 - ``cdk_app`` (session): the CDK app to deploy (a :class:`harness.deploy.CdkApp`); by default the
@@ -26,6 +27,8 @@ import pytest
 
 from pathlib import Path
 
+from harness import changes
+from harness.changes import ChangeFeed
 from harness.config import HarnessConfig
 from harness.deploy import CdkApp, deploy_app
 from harness.deploy.deployer import DeployedApp
@@ -133,9 +136,20 @@ def localstack_backend(pytestconfig: pytest.Config,
 
 
 @pytest.fixture(scope="session")
-def localstack(localstack_backend: Backend) -> LocalStack:
-    """A running LocalStack for the whole session."""
-    return localstack_backend.start()
+def localstack(localstack_backend: Backend) -> Iterator[LocalStack]:
+    """A running LocalStack for the whole session.
+
+    While it runs, its change feed (:mod:`harness.changes`) is the active one, so every
+    ``eventually`` wait re-runs its check as soon as LocalStack changes something; set
+    ``LSH_CHANGE_FEED=0`` to poll only."""
+    import os
+
+    handle = localstack_backend.start()
+    if os.environ.get("LSH_CHANGE_FEED", "1").strip().lower() in ("0", "false", "no", "off"):
+        yield handle
+        return
+    with ChangeFeed(handle.endpoint_url) as feed, changes.activate(feed):
+        yield handle
 
 
 @pytest.fixture(scope="session")

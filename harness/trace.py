@@ -2,8 +2,8 @@
 
 Given an event id (``s3-…``, ``api-…``, ``bus-…``) or any marker in its payload (an object key,
 an order id), each stage is asked what it saw, without disturbing anything: the source queues are
-only counted (receiving would count against their redrive policy), DLQs are peeked with
-``VisibilityTimeout=0``, Lambda logs are searched for the id, the table is read, and the SNS
+only counted (receiving would count against their redrive policy), DLQs are peeked
+(:func:`harness.probes.peek_messages`: read and shown again at once), Lambda logs are searched for the id, the table is read, and the SNS
 publish log of the harness's LocalStack plugin (:mod:`harness.sns_log`) is searched for the
 publishes to the pipeline topic and to the notification topic. Against a LocalStack without that
 plugin those two stages say "?" and why.
@@ -19,7 +19,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from harness.localstack.base import LocalStack
-from harness.probes import queue_depth
+from harness.probes import peek_messages, queue_depth
 from harness.sns_log import PublishRecord, SnsPublishLog, SnsPublishLogUnavailable
 
 
@@ -112,13 +112,9 @@ class PipelineTracer:
                                  "(all events; not read, so as not to use up receives)")
 
     def _dead_letters(self, name: str, output: str, ids: set[str]) -> Stage:
-        found = []
-        for _ in range(3):
-            for m in self.sqs.receive_message(QueueUrl=self.outputs[output], MaxNumberOfMessages=10,
-                                              VisibilityTimeout=0,
-                                              AttributeNames=["All"]).get("Messages", []):
-                if any(i in m["Body"] for i in ids) and m["MessageId"] not in [f[0] for f in found]:
-                    found.append((m["MessageId"], m["Attributes"]))
+        found = [(m["MessageId"], m["Attributes"])
+                 for m in peek_messages(self.sqs, self.outputs[output])
+                 if any(i in m["Body"] for i in ids)]
         if not found:
             return Stage(name, False, "not there")
         message_id, attrs = found[0]

@@ -7,18 +7,28 @@ saw, and (when a ``diagnose`` callable is given) where things got stuck.
 
 The policy is a small value (:class:`Policy`); :func:`eventually` and its asyncio twin
 :func:`eventually_async` take one. Built on tenacity.
+
+With a live change feed (:mod:`harness.changes`; the pytest plugin opens one on the harness's
+LocalStack), a check does not have to poll fast: between attempts it waits for the polling
+delay *or* for LocalStack to report a change, whichever comes first, so it sees an effect a few
+milliseconds after it lands while polling only every ``feed_interval`` seconds otherwise. A
+token bucket keeps a check woken by a busy LocalStack under ``max_rate`` attempts per second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, TypeVar
 
 from tenacity import (AsyncRetrying, RetryError, Retrying, retry_if_exception_type,
-                      retry_if_result, stop_after_delay, wait_exponential_jitter)
+                      retry_if_result, stop_after_delay, wait_exponential_jitter,
+                      wait_fixed, wait_random)
 
+from harness import changes
+from harness.changes import ChangeFeed
 from harness.errors import HarnessError
 
 T = TypeVar("T")
@@ -29,24 +39,37 @@ class Policy:
     """How to retry: exponential backoff from ``initial`` to ``cap`` seconds, plus up to
     ``jitter`` seconds of random jitter, until ``timeout`` seconds have passed.
 
-    The default polls fast at first (most async effects land within tens of ms here) and settles
-    at a cap that keeps a waiting check under ~20 requests per second.
+    Without a change feed the default polls fast at first (most async effects land within tens
+    of ms here) and settles at ``cap``, about 20 attempts per second. With a live feed a change
+    in LocalStack ends the wait at once, so polling only has to catch what the feed cannot see
+    (timers such as visibility timeouts, systems other than LocalStack): the check then waits
+    ``feed_interval`` (never less than ``cap``) plus jitter between attempts, without backoff,
+    and ``max_rate`` bounds its attempts per second however busy LocalStack is (a token bucket
+    holding ``burst`` attempts).
     """
 
     timeout: float = 10.0
     initial: float = 0.005
     cap: float = 0.045
     jitter: float = 0.005
+    feed_interval: float = 0.1
+    max_rate: float = 15.0
+    burst: int = 3
 
     def with_timeout(self, timeout: float | None) -> "Policy":
         return self if timeout is None else replace(self, timeout=timeout)
 
-    def tenacity_kwargs(self) -> dict[str, Any]:
-        return dict(
+    def tenacity_kwargs(self, feed: ChangeFeed | None = None) -> dict[str, Any]:
+        polling = wait_exponential_jitter(multiplier=self.initial, max=self.cap, jitter=self.jitter)
+        kwargs: dict[str, Any] = dict(
             stop=stop_after_delay(self.timeout),
-            wait=wait_exponential_jitter(multiplier=self.initial, max=self.cap, jitter=self.jitter),
+            wait=polling,
             retry=retry_if_exception_type(AssertionError) | retry_if_result(_not_done),
         )
+        if feed is not None:
+            woken = wait_fixed(max(self.cap, self.feed_interval)) + wait_random(0, self.jitter)
+            kwargs["wait"] = lambda state: (woken if feed.live else polling)(state)
+        return kwargs
 
 
 DEFAULT_POLICY = Policy()
@@ -70,6 +93,77 @@ class EventuallyTimeout(HarnessError, AssertionError):
         super().__init__(text)
 
 
+class _Pacer:
+    """tenacity's ``before`` and ``sleep``: no wait runs past the deadline (the last attempt is
+    made at it), and with a change feed a wait ends early on a change.
+
+    With a feed, ``before`` notes the feed's version as an attempt starts; ``sleep`` then ends
+    when the version moves past it (a change the attempt may have missed) and holds the next
+    attempt back until the token bucket has a token (at most ``max_rate`` per second).
+    """
+
+    def __init__(self, feed: ChangeFeed | None, policy: Policy):
+        self.feed, self.rate = feed, policy.max_rate
+        self.capacity = float(max(1, policy.burst))
+        self.tokens, self.stamp = self.capacity, time.monotonic()
+        self.deadline = self.stamp + policy.timeout
+        self.mark = feed.version if feed is not None else 0
+
+    def before(self, _state: Any) -> None:
+        if self.feed is not None:
+            self._refill()
+            self.tokens -= 1
+            self.mark = self.feed.version
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def _token_gap(self) -> float:
+        """Seconds until the bucket holds a whole token (0 without a feed)."""
+        if self.feed is None or self.rate <= 0:
+            return 0.0
+        self._refill()
+        return 0.0 if self.tokens >= 1 else self._clip((1 - self.tokens) / self.rate)
+
+    def _clip(self, seconds: float) -> float:
+        return max(0.0, min(seconds, self.deadline - time.monotonic()))
+
+    def sleep(self, seconds: float) -> None:
+        if self.feed is None:
+            time.sleep(self._clip(seconds))
+            return
+        self.feed.wait_for_change(self.mark, self._clip(seconds))
+        gap = self._token_gap()
+        if gap:
+            time.sleep(gap)
+
+    async def sleep_async(self, seconds: float) -> None:
+        if self.feed is None:
+            await asyncio.sleep(self._clip(seconds))
+            return
+        await self.feed.wait_for_change_async(self.mark, self._clip(seconds))
+        gap = self._token_gap()
+        if gap:
+            await asyncio.sleep(gap)
+
+
+_ACTIVE = object()  # eventually(feed=...) default: the active feed, if any
+
+
+def _pick_feed(feed: Any) -> ChangeFeed | None:
+    return changes.active() if feed is _ACTIVE else feed
+
+
+def _retrying_kwargs(policy: Policy, feed: ChangeFeed | None, asynchronous: bool) -> dict:
+    kwargs = policy.tenacity_kwargs(feed)
+    pacer = _Pacer(feed, policy)
+    kwargs["before"] = pacer.before
+    kwargs["sleep"] = pacer.sleep_async if asynchronous else pacer.sleep
+    return kwargs
+
+
 def _describe(check: Callable, description: str | None) -> str:
     return description or getattr(check, "__name__", None) or repr(check)
 
@@ -91,18 +185,22 @@ def _timeout_error(exc: RetryError, check: Callable, policy: Policy, description
 
 def eventually(check: Callable[[], T], timeout: float | None = None, *,
                policy: Policy = DEFAULT_POLICY, description: str | None = None,
-               diagnose: Callable[[], str] | None = None) -> T:
-    """Retry ``check`` until it returns a truthy value; return that value."""
+               diagnose: Callable[[], str] | None = None, feed: Any = _ACTIVE) -> T:
+    """Retry ``check`` until it returns a truthy value; return that value.
+
+    ``feed``: the :class:`~harness.changes.ChangeFeed` that wakes the check (default: the active
+    one, see :func:`harness.changes.activate`; ``None``: poll only).
+    """
     policy = policy.with_timeout(timeout)
     try:
-        return Retrying(**policy.tenacity_kwargs())(check)
+        return Retrying(**_retrying_kwargs(policy, _pick_feed(feed), asynchronous=False))(check)
     except RetryError as exc:
         raise _timeout_error(exc, check, policy, description, diagnose) from exc.last_attempt.exception()
 
 
 async def eventually_async(check: Callable[[], T | Awaitable[T]], timeout: float | None = None, *,
                            policy: Policy = DEFAULT_POLICY, description: str | None = None,
-                           diagnose: Callable[[], str] | None = None) -> T:
+                           diagnose: Callable[[], str] | None = None, feed: Any = _ACTIVE) -> T:
     """The asyncio twin of :func:`eventually`: ``check`` may be a coroutine function, or a plain
     function (run in a worker thread, so blocking boto3 calls do not stall the event loop)."""
     policy = policy.with_timeout(timeout)
@@ -114,6 +212,7 @@ async def eventually_async(check: Callable[[], T | Awaitable[T]], timeout: float
         return await result if inspect.isawaitable(result) else result
 
     try:
-        return await AsyncRetrying(**policy.tenacity_kwargs())(attempt)
+        return await AsyncRetrying(**_retrying_kwargs(policy, _pick_feed(feed),
+                                                      asynchronous=True))(attempt)
     except RetryError as exc:
         raise _timeout_error(exc, check, policy, description, diagnose) from exc.last_attempt.exception()

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 
+from harness.probes import peek_messages
 from harness.waits import eventually
 
 OUTPUTS = ("BucketName", "TopicArn", "IngestQueueUrl", "IngestDlqUrl", "EventsTableName",
@@ -106,12 +107,8 @@ def test_poison_lands_in_dlq_while_the_rest_of_its_batch_is_processed(localstack
     sqs = localstack.client("sqs")
 
     def poison_in_dlq():
-        for message in sqs.receive_message(QueueUrl=pipeline.outputs["IngestDlqUrl"],
-                                           MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                           AttributeNames=["All"]).get("Messages", []):
-            if marker in message["Body"]:
-                return message
-        return None
+        return next((m for m in peek_messages(sqs, pipeline.outputs["IngestDlqUrl"])
+                     if marker in m["Body"]), None)
 
     dead = eventually(poison_in_dlq, timeout=40, description="poison message in the ingest DLQ")
     assert int(dead["Attributes"]["ApproximateReceiveCount"]) >= 3

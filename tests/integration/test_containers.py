@@ -258,7 +258,9 @@ def test_a_killed_test_process_leaves_no_container(docker, built_image, tmp_path
     SIGINT (Ctrl-C): KeyboardInterrupt, then atexit stops it."""
     script = tmp_path / "start.py"
     script.write_text(textwrap.dedent("""
-        import sys, time
+        import signal, sys, time
+        # Ctrl-C as in a terminal, also when pytest runs as a background job (SIGINT ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from harness.localstack.containers.container_backend import TestcontainersBackend
         backend = TestcontainersBackend(progress=lambda _line: None)
         backend.start()

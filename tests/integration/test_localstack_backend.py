@@ -159,7 +159,9 @@ def test_pytest_session_leaves_no_process_behind(tmp_path, fail):
 
 
 KILLED_PARENT = textwrap.dedent('''
-    import sys, time
+    import signal, sys, time
+    # Ctrl-C as in a terminal, also when pytest runs as a background job (SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from harness.localstack import EmbeddedBackend
     backend = EmbeddedBackend()
     ls = backend.start()

@@ -6,5 +6,7 @@ This package is copied into LocalStack's own virtualenv (never imported by the t
 - ``lambda_executor``: the ``process`` Lambda runtime executor (functions run as host processes),
 - ``sns_log``: a ring buffer of every SNS topic publish, served at ``GET /_lsh/sns/published``
   (LocalStack keeps no record of them; on with ``LSH_SNS_PUBLISH_LOG=1``),
+- ``changes``: a change feed, ``GET /_lsh/changes``, a line each time LocalStack has handled a
+  request that changed something (waiting checks re-run at once instead of polling fast),
 - ``run``: the entry point that starts LocalStack with a lifeline to its parent process.
 """

@@ -35,11 +35,12 @@ def main() -> None:
         threading.Thread(target=_watch_stdin, name="lsh-lifeline", daemon=True).start()
     from localstack.runtime.main import main as localstack_main
 
-    from lsh_localstack_plugins import sns_log
+    from lsh_localstack_plugins import changes, sns_log
     from lsh_localstack_plugins.patches import apply_all
 
     apply_all()
     sns_log.install()  # only with LSH_SNS_PUBLISH_LOG=1
+    changes.install()
 
     localstack_main()
 
