@@ -23,9 +23,10 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
 def dynamodb_moto():
     from localstack.services.moto import MotoFallbackDispatcher
 
-    from lsh_localstack_plugins.patches import fast_moto_item_copies
+    from lsh_localstack_plugins.patches import cache_moto_method_names, fast_moto_item_copies
 
     fast_moto_item_copies()
+    cache_moto_method_names()
 
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher)
 
