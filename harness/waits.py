@@ -11,7 +11,7 @@ The policy is a small value (:class:`Policy`); :func:`eventually` and its asynci
 With a live change feed (:mod:`harness.changes`; the pytest plugin opens one on the harness's
 LocalStack), a check does not have to poll fast: between attempts it waits for the polling
 delay *or* for LocalStack to report a change, whichever comes first, so it sees an effect a few
-milliseconds after it lands while polling only every ``feed_interval`` seconds otherwise. A
+milliseconds after it lands while its backoff grows to ``feed_interval`` seconds otherwise. A
 token bucket keeps a check woken by a busy LocalStack under ``max_rate`` attempts per second.
 """
 
@@ -24,8 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, TypeVar
 
 from tenacity import (AsyncRetrying, RetryError, Retrying, retry_if_exception_type,
-                      retry_if_result, stop_after_delay, wait_exponential_jitter,
-                      wait_fixed, wait_random)
+                      retry_if_result, stop_after_delay, wait_exponential_jitter)
 
 from harness import changes
 from harness.changes import ChangeFeed
@@ -42,9 +41,9 @@ class Policy:
     Without a change feed the default polls fast at first (most async effects land within tens
     of ms here) and settles at ``cap``, about 20 attempts per second. With a live feed a change
     in LocalStack ends the wait at once, so polling only has to catch what the feed cannot see
-    (timers such as visibility timeouts, systems other than LocalStack): the check then waits
-    ``feed_interval`` (never less than ``cap``) plus jitter between attempts, without backoff,
-    and ``max_rate`` bounds its attempts per second however busy LocalStack is (a token bucket
+    (timers such as visibility timeouts, systems other than LocalStack): the same backoff then
+    goes on up to ``feed_interval`` (never less than ``cap``) instead of ``cap``, and
+    ``max_rate`` bounds its attempts per second however busy LocalStack is (a token bucket
     holding ``burst`` attempts).
     """
 
@@ -54,7 +53,7 @@ class Policy:
     jitter: float = 0.005
     feed_interval: float = 0.1
     max_rate: float = 15.0
-    burst: int = 3
+    burst: int = 5
 
     def with_timeout(self, timeout: float | None) -> "Policy":
         return self if timeout is None else replace(self, timeout=timeout)
@@ -67,7 +66,9 @@ class Policy:
             retry=retry_if_exception_type(AssertionError) | retry_if_result(_not_done),
         )
         if feed is not None:
-            woken = wait_fixed(max(self.cap, self.feed_interval)) + wait_random(0, self.jitter)
+            woken = wait_exponential_jitter(multiplier=self.initial,
+                                            max=max(self.cap, self.feed_interval),
+                                            jitter=self.jitter)
             kwargs["wait"] = lambda state: (woken if feed.live else polling)(state)
         return kwargs
 

@@ -1,4 +1,5 @@
-"""Fixtures for the unit tests of the pipeline's functions (``test_functions_*.py``).
+"""Fixtures for the unit tests of the pipeline's functions (``test_functions_*.py``), and
+``lsh_plugin`` for the pure-Python parts of our LocalStack plugins.
 
 ``pipeline_aws`` runs each test inside moto's in-memory AWS with the stack's tables, topics and
 queues created as the CDK stack defines them, the functions' environment variables set, and the
@@ -9,11 +10,13 @@ import). Every import here is lazy, so the other unit tests never load moto or P
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import json
 import sys
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
@@ -21,6 +24,20 @@ import pytest
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+PLUGIN_SRC = Path(__file__).resolve().parents[2] / "harness" / "localstack" / "plugin_src"
+
+
+@pytest.fixture
+def lsh_plugin() -> Iterator[Callable[[str], Any]]:
+    """``lsh_plugin("changes")``: one of our LocalStack plugin modules, imported from the source
+    tree (LocalStack itself is imported only where it is installed) and forgotten afterwards."""
+    sys.path.insert(0, str(PLUGIN_SRC))
+    try:
+        yield lambda name: importlib.import_module(f"lsh_localstack_plugins.{name}")
+    finally:
+        sys.path.remove(str(PLUGIN_SRC))
+        for name in [m for m in sys.modules if m.startswith("lsh_localstack_plugins")]:
+            del sys.modules[name]
 
 
 @dataclass

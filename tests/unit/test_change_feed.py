@@ -7,11 +7,10 @@ import asyncio
 import http.server
 import itertools
 import queue
-import sys
 import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
+from typing import Callable
 
 import pytest
 
@@ -19,21 +18,12 @@ from harness import changes
 from harness.changes import ChangeFeed
 from harness.waits import EventuallyTimeout, Policy, eventually, eventually_async
 
-PLUGIN_SRC = Path(__file__).resolve().parents[2] / "harness" / "localstack" / "plugin_src"
-
 
 # --- the plugin: what counts as a change, and the stream ---
 
 @pytest.fixture
-def plugin():
-    sys.path.insert(0, str(PLUGIN_SRC))
-    try:
-        from lsh_localstack_plugins import changes as module
-        yield module
-    finally:
-        sys.path.remove(str(PLUGIN_SRC))
-        for name in [m for m in sys.modules if m.startswith("lsh_localstack_plugins")]:
-            del sys.modules[name]
+def plugin(lsh_plugin):
+    return lsh_plugin("changes")
 
 
 def _ctx(operation):
@@ -244,23 +234,39 @@ def test_a_change_wakes_the_check_long_before_it_would_poll():
     assert eventually(lambda: state["done"], policy=SLOW_POLLING, feed=feed) is True
 
 
-def test_without_a_change_the_slow_interval_holds():
-    feed = _FakeFeed()
-    attempts = itertools.count(1)
-    with pytest.raises(EventuallyTimeout) as info:
-        eventually(lambda: next(attempts) and False, policy=Policy(timeout=0.5, feed_interval=5.0),
-                   feed=feed)
-    assert info.value.attempts == 2  # the first, and the last one at the deadline
-
-
-def test_a_busy_localstack_cannot_push_a_check_past_max_rate():
-    feed = _FakeFeed(always_changed=True)  # every wait ends at once
-    stamps = []
+def _never_true() -> tuple[list[float], Callable[[], bool]]:
+    """A check that never holds, and the times it was called."""
+    stamps: list[float] = []
 
     def check():
         stamps.append(time.monotonic())
         return False
 
+    return stamps, check
+
+
+def test_without_a_change_the_backoff_grows_past_the_polling_cap_to_the_feed_interval():
+    stamps, check = _never_true()
+    with pytest.raises(EventuallyTimeout) as info:
+        eventually(check, policy=Policy(timeout=2.0, feed_interval=5.0), feed=_FakeFeed())
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    # 5, 10, 20, ... 640 ms, then the last attempt at the deadline (polling: ~45 attempts)
+    assert info.value.attempts <= 11
+    assert gaps[:4] == sorted(gaps[:4]) and gaps[0] < 0.045  # fast at first: backoff, not a fixed wait
+    assert max(gaps) >= 0.5
+
+
+def test_a_live_feed_settles_at_the_feed_interval():
+    stamps, check = _never_true()
+    with pytest.raises(EventuallyTimeout):
+        eventually(check, policy=Policy(timeout=1.5), feed=_FakeFeed())
+    settled = [b - a for a, b in zip(stamps[-6:-2], stamps[-5:-1])]  # the last one is at the deadline
+    assert all(0.095 <= gap <= 0.13 for gap in settled), settled
+
+
+def test_a_busy_localstack_cannot_push_a_check_past_max_rate():
+    feed = _FakeFeed(always_changed=True)  # every wait ends at once
+    stamps, check = _never_true()
     policy = Policy(timeout=1.0, max_rate=10.0, burst=3)
     with pytest.raises(EventuallyTimeout):
         eventually(check, policy=policy, feed=feed)

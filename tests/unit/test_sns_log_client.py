@@ -5,10 +5,8 @@ from __future__ import annotations
 import http.server
 import json
 import socket
-import sys
 import threading
 import urllib.parse
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,7 +15,6 @@ from harness.sns_log import (PublishLogPage, PublishRecord, SnsPublishLog,
                              SnsPublishLogUnavailable)
 from harness.trace import PipelineTracer
 
-PLUGIN_SRC = Path(__file__).resolve().parents[2] / "harness" / "localstack" / "plugin_src"
 
 RECORD = {
     "api": "Publish", "topic_arn": "arn:aws:sns:us-east-1:000000000000:orders",
@@ -196,15 +193,8 @@ def test_publish_terms_cover_each_way_in():
 # --- the plugin's ring buffer (pure Python; LocalStack is imported only when installed) ---
 
 @pytest.fixture
-def plugin_module():
-    sys.path.insert(0, str(PLUGIN_SRC))
-    try:
-        from lsh_localstack_plugins import sns_log
-        yield sns_log
-    finally:
-        sys.path.remove(str(PLUGIN_SRC))
-        for name in [m for m in sys.modules if m.startswith("lsh_localstack_plugins")]:
-            del sys.modules[name]
+def plugin_module(lsh_plugin):
+    return lsh_plugin("sns_log")
 
 
 def _message(n, body=None, **kw):
