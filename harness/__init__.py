@@ -1,10 +1,18 @@
 """localstack-e2e-harness: end-to-end tests of event-driven AWS apps against a real LocalStack.
 
-Public API (imports are light: nothing here starts LocalStack by itself):
+Public API, all importable from ``harness`` (imports are light: nothing here starts LocalStack by
+itself, and the capability modules load on first use):
 
-- :func:`create_backend`, :class:`LocalStack`: get a running LocalStack (embedded or external);
-- :func:`eventually`: retry a check with backoff until it holds or a deadline passes;
-- :class:`SnsPublishLog`: what was published to SNS topics (recorded by the harness's plugin);
+- :func:`create_backend`, :class:`LocalStack`: get a running LocalStack (embedded, testcontainers
+  or external);
+- waits: :func:`eventually` / :func:`eventually_async`, :class:`Policy`, the probes
+  (:func:`wait_for_message`, :func:`wait_for_item`, :func:`wait_for_log_line`,
+  :func:`wait_for_execution` and their ``_async`` twins, :func:`peek_messages`), and the
+  :class:`ChangeFeed` that wakes them;
+- :class:`DeadLetterQueue`; :class:`Fault` and :func:`inject_fault`; :func:`assert_exactly_once`
+  and :func:`deliver_duplicates`; :func:`fire` (concurrency); :class:`PipelineTracer` (where an
+  event got stuck); :class:`SnsPublishLog`; :class:`CdkApp` and :func:`deploy_app`;
+- :mod:`harness.strategies` (Hypothesis; imported on its own, as it needs Hypothesis);
 - the pytest plugin (:mod:`harness.pytest_plugin`) gives the ``localstack`` fixture.
 """
 
@@ -14,9 +22,41 @@ from harness.localstack import Backend, EmbeddedBackend, ExternalBackend, LocalS
 from harness.sns_log import PublishRecord, SnsPublishLog, SnsPublishLogUnavailable
 from harness.waits import DEFAULT_POLICY, EventuallyTimeout, Policy, eventually, eventually_async
 
+#: name -> module, loaded on first use (PEP 562)
+_LAZY = {
+    **dict.fromkeys(["wait_for_message", "wait_for_item", "wait_for_log_line", "wait_for_execution",
+                     "wait_for_message_async", "wait_for_item_async", "wait_for_log_line_async",
+                     "wait_for_execution_async", "peek_messages", "queue_depth"], "harness.probes"),
+    **dict.fromkeys(["ChangeFeed"], "harness.changes"),
+    **dict.fromkeys(["DeadLetterQueue", "DeadLetter"], "harness.dlq"),
+    **dict.fromkeys(["Fault", "FaultInjector", "InjectedFault", "inject_fault"], "harness.faults"),
+    **dict.fromkeys(["assert_exactly_once", "deliver_duplicates", "IdempotencyReport"],
+                    "harness.idempotency"),
+    **dict.fromkeys(["fire", "ConcurrencyReport", "Outcome"], "harness.concurrency"),
+    **dict.fromkeys(["PipelineTracer", "Trace", "Stage"], "harness.trace"),
+    **dict.fromkeys(["CdkApp", "DeployError", "DeployedStack", "deploy_app"], "harness.deploy"),
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "Backend", "EmbeddedBackend", "ExternalBackend", "LocalStack", "create_backend",
     "eventually", "eventually_async", "Policy", "DEFAULT_POLICY", "EventuallyTimeout",
     "HarnessError", "EnvironmentBuildError", "LocalStackStartError", "LocalStackNotReachable",
     "SnsPublishLog", "PublishRecord", "SnsPublishLogUnavailable",
+    *_LAZY,
 ]
