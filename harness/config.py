@@ -14,6 +14,8 @@ class HarnessConfig:
     startup_timeout: float = 60.0
     #: image for the testcontainers backend (default: this project's, built locally)
     image: str | None = None
+    #: waiting checks are woken by LocalStack's change feed (``LSH_CHANGE_FEED=0``: poll only)
+    change_feed: bool = True
 
     @classmethod
     def from_env(cls, **overrides: object) -> "HarnessConfig":
@@ -24,6 +26,8 @@ class HarnessConfig:
             port=int(port) if port else None,
             startup_timeout=float(os.environ.get("LSH_STARTUP_TIMEOUT") or 60),
             image=os.environ.get("LSH_IMAGE") or None,
+            change_feed=os.environ.get("LSH_CHANGE_FEED", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
         for key, value in overrides.items():
             if value is not None:

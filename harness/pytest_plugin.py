@@ -136,16 +136,14 @@ def localstack_backend(pytestconfig: pytest.Config,
 
 
 @pytest.fixture(scope="session")
-def localstack(localstack_backend: Backend) -> Iterator[LocalStack]:
+def localstack(pytestconfig: pytest.Config, localstack_backend: Backend) -> Iterator[LocalStack]:
     """A running LocalStack for the whole session.
 
     While it runs, its change feed (:mod:`harness.changes`) is the active one, so every
     ``eventually`` wait re-runs its check as soon as LocalStack changes something; set
     ``LSH_CHANGE_FEED=0`` to poll only."""
-    import os
-
     handle = localstack_backend.start()
-    if os.environ.get("LSH_CHANGE_FEED", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not harness_config(pytestconfig).change_feed:
         yield handle
         return
     with ChangeFeed(handle.endpoint_url) as feed, changes.activate(feed):

@@ -14,6 +14,16 @@ def test_env_vars_set_the_defaults(monkeypatch):
     assert (cfg.backend, cfg.endpoint, cfg.port) == ("external", "http://127.0.0.1:4566", 4599)
 
 
+@pytest.mark.parametrize("value, on", [(None, True), ("1", True), ("0", False), ("off", False),
+                                       (" False ", False), ("yes", True)])
+def test_change_feed_is_on_unless_turned_off(monkeypatch, value, on):
+    if value is None:
+        monkeypatch.delenv("LSH_CHANGE_FEED", raising=False)
+    else:
+        monkeypatch.setenv("LSH_CHANGE_FEED", value)
+    assert HarnessConfig.from_env().change_feed is on
+
+
 def test_options_win_over_env_vars(monkeypatch):
     monkeypatch.setenv("LSH_BACKEND", "external")
     assert HarnessConfig.from_env(backend="embedded", port=None).backend == "embedded"
