@@ -2,9 +2,10 @@
 
 General: works for any SQS queue with a redrive policy, not just the reference pipeline's.
 Reading a DLQ never steals its messages: what a peek receives is made visible again as soon as
-it has read the queue (a few ms), so every other reader still gets them. Each such receive adds one to the message's ``ApproximateReceiveCount``
-(which a message keeps when it is moved to the DLQ); this object counts its own receives and
-reports the count the message had before it started looking.
+it has read the queue (a few ms), so every other reader still gets them. Each such receive adds
+one to the message's ``ApproximateReceiveCount`` (which a message keeps when it is moved to the
+DLQ); this object counts its own receives and reports the count the message had before it
+started looking.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from harness.probes import peek_messages, queue_depth
 from harness.waits import Policy, eventually
 
 DLQ_POLICY = Policy(timeout=60.0, initial=0.05, cap=0.25)
-PEEK_LIMIT = 1000
 
 
 @dataclass
@@ -81,13 +81,13 @@ class DeadLetterQueue:
 
     # --- what is in it ---
     def peek(self) -> list[DeadLetter]:
-        """The DLQ's messages (up to ``PEEK_LIMIT``), without taking them
+        """The DLQ's messages (up to ``harness.probes.PEEK_LIMIT``), without taking them
         (:func:`harness.probes.peek_messages`).
 
         ``receive_count`` is how often the message was received before this object looked.
         """
         letters = []
-        for m in peek_messages(self.sqs, self.url, PEEK_LIMIT):
+        for m in peek_messages(self.sqs, self.url):
             self._own_receives[m["MessageId"]] += 1
             reported = int(m["Attributes"]["ApproximateReceiveCount"])
             letters.append(DeadLetter(m["MessageId"], m["Body"],

@@ -34,9 +34,11 @@ def queue_depth(sqs, queue_url: str) -> dict[str, int]:
 
 #: how long a peek hides what it has read (it shows it all again as soon as it is done)
 PEEK_HIDE_S = 30
+#: how many messages a peek reads at most
+PEEK_LIMIT = 1000
 
 
-def peek_messages(sqs, queue_url: str, limit: int = 1000) -> list[dict]:
+def peek_messages(sqs, queue_url: str, limit: int = PEEK_LIMIT) -> list[dict]:
     """The messages waiting on ``queue_url`` (up to ``limit``, with all attributes), not taken.
 
     Each message is received once and made visible again at once: the receives hide them for

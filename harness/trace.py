@@ -3,10 +3,10 @@
 Given an event id (``s3-…``, ``api-…``, ``bus-…``) or any marker in its payload (an object key,
 an order id), each stage is asked what it saw, without disturbing anything: the source queues are
 only counted (receiving would count against their redrive policy), DLQs are peeked
-(:func:`harness.probes.peek_messages`: read and shown again at once), Lambda logs are searched for the id, the table is read, and the SNS
-publish log of the harness's LocalStack plugin (:mod:`harness.sns_log`) is searched for the
-publishes to the pipeline topic and to the notification topic. Against a LocalStack without that
-plugin those two stages say "?" and why.
+(:func:`harness.probes.peek_messages`: read and shown again at once), Lambda logs are searched
+for the id, the table is read, and the SNS publish log of the harness's LocalStack plugin
+(:mod:`harness.sns_log`) is searched for the publishes to the pipeline topic and to the
+notification topic. Against a LocalStack without that plugin those two stages say "?" and why.
 
 ``lsh trace EVENT_ID`` prints it; :meth:`PipelineClient.wait_for_status` attaches it to a timeout.
 """
