@@ -35,6 +35,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import summary_ms, write_result  # noqa: E402
@@ -57,24 +58,26 @@ def create_table(ddb) -> str:
 
 @contextmanager
 def busy_writer(localstack, table: str):
-    """Another client writing ~BUSY_WRITES_PER_S items/s to ``table`` in the background."""
-    client, stop, count = localstack.client("dynamodb"), threading.Event(), [0]
+    """Another client writing ~BUSY_WRITES_PER_S items/s to ``table`` in the background; yields
+    its stats, whose ``per_s`` (writes per second achieved) is set when the block ends."""
+    client, stop = localstack.client("dynamodb"), threading.Event()
+    stats = SimpleNamespace(writes=0, per_s=None)
 
     def run():
         while not stop.is_set():
-            client.put_item(TableName=table, Item={"pk": {"S": f"noise-{count[0]}"}})
-            count[0] += 1
+            client.put_item(TableName=table, Item={"pk": {"S": f"noise-{stats.writes}"}})
+            stats.writes += 1
             stop.wait(1 / BUSY_WRITES_PER_S)
 
     thread = threading.Thread(target=run, daemon=True)
     started = time.monotonic()
     thread.start()
     try:
-        yield count
+        yield stats
     finally:
         stop.set()
         thread.join()
-        count.append(count[0] / (time.monotonic() - started))
+        stats.per_s = stats.writes / (time.monotonic() - started)
 
 
 def detection(localstack, table: str, feed, trials: int, tag: str) -> tuple[list, list]:
@@ -137,7 +140,7 @@ def measure(localstack, feed, trials: int) -> dict:
             "max_over_trials": round(max(rates), 1),
             "settled_5s_wait": round(settled, 1),
             "busy_5s_wait": round(busy_rate, 1)},
-        "busy": {"background_writes_per_s": round(busy[-1], 1),
+        "busy": {"background_writes_per_s": round(busy.per_s, 1),
                  "detection_delay": summary_ms(busy_delays)},
     }
 
