@@ -1,5 +1,5 @@
-"""Fixtures for the integration tests: uniquely named Lambda functions, layers and queues (deleted
-after each test) and a timed ``invoke_function``.
+"""Fixtures for the integration tests: uniquely named Lambda functions, layers, queues and tables
+(deleted after each test) and a timed ``invoke_function``.
 
 The LocalStack itself comes from the ``localstack`` session fixture of ``harness.pytest_plugin``
 (registered through ``pytest11``).
@@ -178,4 +178,26 @@ def create_queue(sqs_client) -> Iterator[Callable[..., tuple[str, str]]]:
         try:
             sqs_client.delete_queue(QueueUrl=url)
         except sqs_client.exceptions.QueueDoesNotExist:
+            pass
+
+
+@pytest.fixture
+def create_table(localstack) -> Iterator[Callable[[str], str]]:
+    """Factory: ``create_table(prefix) -> table name``, a table keyed by the string ``pk``;
+    deleted after."""
+    ddb, names = localstack.client("dynamodb"), []
+
+    def create(prefix: str = "lsh-t") -> str:
+        name = unique(prefix)
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        names.append(name)
+        return name
+
+    yield create
+    for name in names:
+        try:
+            ddb.delete_table(TableName=name)
+        except ddb.exceptions.ResourceNotFoundException:
             pass

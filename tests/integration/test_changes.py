@@ -11,6 +11,7 @@ import pytest
 
 from harness import changes
 from harness.changes import ChangeFeed
+from harness.probes import peek_messages, queue_depth
 from harness.waits import Policy, eventually
 
 #: without a wake-up, a check under this policy makes its second attempt at the 20 s deadline
@@ -26,14 +27,8 @@ def woken(check):
 
 
 @pytest.fixture
-def table(localstack):
-    ddb = localstack.client("dynamodb")
-    name = f"lsh-changes-{uuid.uuid4().hex[:8]}"
-    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-    yield name
-    ddb.delete_table(TableName=name)
+def table(create_table):
+    return create_table("lsh-changes")
 
 
 def test_the_session_feed_is_live_and_active(localstack):
@@ -52,28 +47,19 @@ def test_a_write_wakes_a_check_that_would_not_poll_again_for_long(localstack, ta
     assert item == key
 
 
-def test_internal_deliveries_count_sns_to_sqs(localstack):
+def test_internal_deliveries_count_sns_to_sqs(localstack, create_queue):
     """An SNS → SQS delivery is LocalStack's own (in-memory) request: it wakes checks too."""
     sns, sqs = localstack.client("sns"), localstack.client("sqs")
     topic = sns.create_topic(Name=f"lsh-changes-{uuid.uuid4().hex[:8]}")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=f"lsh-changes-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_url, arn = create_queue("lsh-changes")
     try:
-        arn = sqs.get_queue_attributes(QueueUrl=queue_url,
-                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
                       Attributes={"RawMessageDelivery": "true"})
-
-        def depth() -> int:
-            return int(sqs.get_queue_attributes(
-                QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]["ApproximateNumberOfMessages"])
-
         timer = threading.Timer(0.3, lambda: sns.publish(TopicArn=topic, Message="hi"))
         timer.start()
-        assert woken(depth) == 1
+        assert woken(lambda: queue_depth(sqs, queue_url)["visible"]) == 1
         timer.join()
     finally:
-        sqs.delete_queue(QueueUrl=queue_url)
         sns.delete_topic(TopicArn=topic)
 
 
@@ -92,20 +78,15 @@ def test_reads_are_not_changes(localstack, table):
         assert feed.version - before < 10
 
 
-def test_peeking_a_queue_wakes_nobody(localstack):
+def test_peeking_a_queue_wakes_nobody(localstack, create_queue):
     """A peek hides what it reads and shows it again: an undo, marked as not a change, so a
     check that peeks does not wake itself (or every other waiting check) each time."""
-    from harness.probes import peek_messages
-
     sqs = localstack.client("sqs")
-    url = sqs.create_queue(QueueName=f"lsh-changes-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    try:
-        for n in range(12):
-            sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
-        with ChangeFeed(localstack.endpoint_url) as feed:
-            before = feed.version
-            for _ in range(20):
-                assert len(peek_messages(sqs, url)) == 12  # all of them, not the oldest ten
-            assert feed.version - before < 5  # 20 peeks, each with 2 undo calls: not counted
-    finally:
-        sqs.delete_queue(QueueUrl=url)
+    url, _ = create_queue("lsh-changes")
+    for n in range(12):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    with ChangeFeed(localstack.endpoint_url) as feed:
+        before = feed.version
+        for _ in range(20):
+            assert len(peek_messages(sqs, url)) == 12  # all of them, not the oldest ten
+        assert feed.version - before < 5  # 20 peeks, each with 2 undo calls: not counted

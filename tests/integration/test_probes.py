@@ -31,18 +31,9 @@ def test_wait_for_message_times_out_saying_what_it_saw(localstack, create_queue)
         wait_for_message(sqs, url, lambda m: False, timeout=1.5)
 
 
-def _table(ddb, name):
-    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-
-
-def test_wait_for_item_in_a_state(localstack):
-    import uuid
-
+def test_wait_for_item_in_a_state(localstack, create_table):
     ddb = localstack.client("dynamodb")
-    name = f"probe-{uuid.uuid4().hex[:6]}"
-    _table(ddb, name)
+    name = create_table("probe")
     ddb.put_item(TableName=name, Item={"pk": {"S": "o1"}, "status": {"S": "NEW"}})
     threading.Timer(0.3, lambda: ddb.put_item(
         TableName=name, Item={"pk": {"S": "o1"}, "status": {"S": "DONE"}})).start()
@@ -53,12 +44,9 @@ def test_wait_for_item_in_a_state(localstack):
         wait_for_item(ddb, name, {"pk": {"S": "missing"}}, timeout=0.3)
 
 
-async def test_wait_for_item_async_twin(localstack):
-    import uuid
-
+async def test_wait_for_item_async_twin(localstack, create_table):
     ddb = localstack.client("dynamodb")
-    name = f"probe-{uuid.uuid4().hex[:6]}"
-    _table(ddb, name)
+    name = create_table("probe")
     threading.Timer(0.2, lambda: ddb.put_item(TableName=name, Item={"pk": {"S": "a"}})).start()
     assert (await wait_for_item_async(ddb, name, {"pk": {"S": "a"}}, timeout=5))["pk"] == {"S": "a"}
 
