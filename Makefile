@@ -45,7 +45,7 @@ e2e: venv
 	$(BIN)/python -m pytest tests/e2e
 
 demo: venv
-	$(BIN)/lsh demo
+	$(BIN)/python -m tests.e2e.demo
 
 up: venv
 	$(BIN)/lsh up

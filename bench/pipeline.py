@@ -29,12 +29,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, summary_ms, write_result  # noqa: E402
 
-from harness.demo import REPO, pipeline_app  # noqa: E402
+from tests.e2e.upload_pipeline.demo import REPO, pipeline_app  # noqa: E402
 from harness.deploy import deploy_app  # noqa: E402
 from harness.deploy.deployer import synth_in_background  # noqa: E402
 from harness.deploy.cdklocal import deploy_with_cdklocal  # noqa: E402
 from harness.localstack import EmbeddedBackend, venvs  # noqa: E402
-from harness.pipeline_client import NotificationInbox, PipelineClient  # noqa: E402
+from tests.e2e.upload_pipeline.client import NotificationInbox, PipelineClient  # noqa: E402
 from harness.waits import Policy, eventually  # noqa: E402
 
 QUIET = dict(progress=lambda _line: None)

@@ -114,7 +114,7 @@ def sqs_to_lambda(localstack, n: int) -> list[float]:
 
 def start_to_deployed(make_backend: Callable[[], Backend], runs: int) -> list[float]:
     """Cold start of a backend to the reference pipeline deployed (synthesis cached)."""
-    from harness.demo import pipeline_app
+    from tests.e2e.upload_pipeline.demo import pipeline_app
     from harness.deploy import deploy_app
     from harness.deploy.deployer import synth_cached
 

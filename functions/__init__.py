@@ -1,5 +1,6 @@
-"""Lambda handlers of the reference pipeline (one module per function).
+"""Lambda handlers of the reference apps: ``functions/<app>/``, one module per function.
 
-Deployed as one code asset (this package) plus a layer with the pinned runtime dependencies in
-``requirements.txt``; handler strings are ``functions.<module>.handler``.
+Each app's functions deploy as one code asset (its package, as ``functions/<app>/``) plus a layer
+with the pinned runtime dependencies in ``requirements.txt``; handler strings are
+``functions.<app>.<module>.handler``.
 """

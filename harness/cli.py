@@ -6,7 +6,7 @@
 - ``lsh send upload FILE`` / ``lsh send api JSON`` / ``lsh send bus JSON``: send an event to the
   pipeline of a running ``lsh up`` and follow it to CONFIRMED.
 - ``lsh trace EVENT_ID``: where an event is now, stage by stage.
-- ``lsh demo``: the main job, end to end (see :mod:`harness.demo`).
+- ``lsh demo``: the main job, end to end (see :mod:`tests.e2e.upload_pipeline.demo`).
 - ``lsh prepare``: build the cached virtualenvs now (``make`` does this once).
 - ``lsh image build``: build the LocalStack Docker image for ``--backend testcontainers`` and
   ``docker-compose.yml`` (from Debian packages and PyPI; skipped when it is up to date).
@@ -53,7 +53,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     with _backend_from_args(args) as localstack:
         outputs: dict[str, str] = {}
         if not args.no_deploy:
-            from harness.demo import pipeline_app
+            from tests.e2e.upload_pipeline.demo import pipeline_app
             from harness.deploy import deploy_app
 
             deployed = deploy_app(localstack, pipeline_app())
@@ -78,7 +78,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from harness.demo import pipeline_app, run_demo
+    from tests.e2e.upload_pipeline.demo import pipeline_app, run_demo
     from harness.deploy.deployer import synth_in_background
 
     synthesized = synth_in_background(pipeline_app())  # while LocalStack starts
@@ -104,7 +104,7 @@ def _running_pipeline() -> tuple[LocalStack, dict[str, str]]:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from harness.pipeline_client import PipelineClient
+    from tests.e2e.upload_pipeline.client import PipelineClient
 
     localstack, outputs = _running_pipeline()
     client = PipelineClient(localstack, outputs)

@@ -11,8 +11,11 @@ Fixtures:
 - ``cdk_app`` (session): the CDK app to deploy (a :class:`harness.deploy.CdkApp`); by default the
   folder given by ``--lsh-cdk-app`` / ``LSH_CDK_APP``, else the rootdir if it has a ``cdk.json``.
   Override it to deploy something else.
-- ``deployed_app`` (session): ``cdk_app`` deployed into ``localstack``: ``.outputs`` (every stack's
-  outputs), ``.stacks``, ``.api_url(path)``.
+- ``deploy`` (session): a factory, ``deploy(CdkApp(...))`` deploys an app once per session (by
+  its fingerprint) and returns its :class:`~harness.deploy.deployer.DeployedApp`: ``.outputs``
+  (every stack's; a name two stacks share is an error), ``.stack_outputs(name)``, ``.stacks``,
+  ``.resources(type)``, ``.api_url(path)``. Each app's ``conftest.py`` builds its own fixture on it.
+- ``deployed_app`` (session): ``deploy(cdk_app)``.
 
 Options: ``--lsh-backend`` (``LSH_BACKEND``; ``embedded`` or ``external``), ``--lsh-endpoint``
 (``LSH_ENDPOINT``/``AWS_ENDPOINT_URL``, for ``external``), ``--lsh-port`` (``LSH_PORT``),
@@ -21,7 +24,7 @@ Options: ``--lsh-backend`` (``LSH_BACKEND``; ``embedded`` or ``external``), ``--
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -66,13 +69,12 @@ def pytest_configure(config: pytest.Config) -> None:
     per-example deadline (events cross real queues), and failing examples printed shrunk."""
     import os
 
-    from hypothesis import HealthCheck, settings
-
-    examples = config.getoption("lsh_fuzz_examples") or int(os.environ.get("LSH_FUZZ_EXAMPLES", 5))
-    settings.register_profile(
-        FUZZ_PROFILE, max_examples=examples, deadline=None, print_blob=True,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.data_too_large])
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # the [fuzz] extra is not installed: nothing to register
+        settings = None
+    if settings is not None:
+        _register_fuzz_profile(config, settings, HealthCheck, os.environ)
     if _is_xdist_controller(config):
         cfg = harness_config(config)
         if cfg.backend == "embedded":
@@ -80,6 +82,14 @@ def pytest_configure(config: pytest.Config) -> None:
             backend = create_backend(cfg.backend, **cfg.backend_options())
             config._lsh_shared_backend = backend  # type: ignore[attr-defined]
             config._lsh_shared_endpoint = backend.start().endpoint_url  # type: ignore[attr-defined]
+
+
+def _register_fuzz_profile(config: pytest.Config, settings, HealthCheck, environ) -> None:
+    examples = config.getoption("lsh_fuzz_examples") or int(environ.get("LSH_FUZZ_EXAMPLES", 5))
+    settings.register_profile(
+        FUZZ_PROFILE, max_examples=examples, deadline=None, print_blob=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                               HealthCheck.data_too_large])
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
@@ -164,8 +174,11 @@ def cdk_app(pytestconfig: pytest.Config) -> CdkApp:
 
 
 @pytest.fixture(scope="session")
-def deployed_app(request: pytest.FixtureRequest, cdk_app: CdkApp) -> DeployedApp:
-    """``cdk_app`` deployed into the session's LocalStack (a no-change redeploy is a no-op).
+def deploy(request: pytest.FixtureRequest) -> Callable[..., DeployedApp]:
+    """``deploy(app)``: a :class:`~harness.deploy.CdkApp` deployed into the session's LocalStack,
+    once per session per app (by its fingerprint and chosen stacks); later calls return the same
+    :class:`~harness.deploy.deployer.DeployedApp`. Two test folders with two apps get two
+    deployments. The first call synthesizes while LocalStack starts.
 
     Deploys hold a lock per LocalStack, so xdist workers sharing one deploy one after the other
     (the first deploys, the others find nothing to change)."""
@@ -175,12 +188,27 @@ def deployed_app(request: pytest.FixtureRequest, cdk_app: CdkApp) -> DeployedApp
 
     from harness.deploy.deployer import synth_in_background
 
-    synthesized = synth_in_background(cdk_app)  # synthesize while LocalStack starts
-    localstack: LocalStack = request.getfixturevalue("localstack")
-    name = hashlib.sha256(localstack.endpoint_url.encode()).hexdigest()[:12]
-    with open(Path(tempfile.gettempdir()) / f"lsh-deploy-{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return deploy_app(localstack, cdk_app, synthesized=synthesized)
+    deployed: dict[tuple, DeployedApp] = {}
+
+    def _deploy(app: CdkApp) -> DeployedApp:
+        synthesized = synth_in_background(app)  # synthesize while LocalStack starts
+        localstack: LocalStack = request.getfixturevalue("localstack")
+        key = (app.fingerprint(localstack.region), tuple(app.stacks or ()))
+        if key in deployed:
+            return deployed[key]
+        name = hashlib.sha256(localstack.endpoint_url.encode()).hexdigest()[:12]
+        with open(Path(tempfile.gettempdir()) / f"lsh-deploy-{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            deployed[key] = deploy_app(localstack, app, synthesized=synthesized)
+        return deployed[key]
+
+    return _deploy
+
+
+@pytest.fixture(scope="session")
+def deployed_app(deploy: Callable[..., DeployedApp], cdk_app: CdkApp) -> DeployedApp:
+    """``cdk_app`` deployed into the session's LocalStack (``deploy(cdk_app)``)."""
+    return deploy(cdk_app)
 
 
 @pytest.hookimpl(hookwrapper=True)

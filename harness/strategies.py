@@ -1,18 +1,21 @@
-"""Hypothesis strategies for fuzzing event-driven apps: S3 keys, bodies, API payloads (valid and
-invalid), EventBridge events, and duplicate/reorder delivery schedules.
+"""Hypothesis strategies for fuzzing event-driven apps (the ``[fuzz]`` extra): S3 keys and bodies,
+JSON values, characters an SQS message can carry, and duplicate/reorder delivery schedules.
 
-The API strategies follow the reference pipeline's ``POST /events`` schema (``type`` matching
-:data:`EVENT_TYPE_PATTERN`, an optional JSON-object ``payload``, nothing else); pass your own
-``type_pattern`` or build on :func:`json_values` for other schemas.
+They know no particular app: build an app's schemas on :func:`json_values` / :data:`json_objects`
+(the reference apps' own strategies live with their tests, e.g.
+``tests/e2e/upload_pipeline/strategies.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("harness.strategies needs Hypothesis: pip install "
+                      "'localstack-e2e-harness[fuzz]'") from exc
 
-EVENT_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
 S3_KEY_MAX_BYTES = 1024
 
 # --- S3 ---
@@ -51,41 +54,6 @@ def json_values(max_leaves: int = 10) -> st.SearchStrategy[Any]:
 
 
 json_objects = st.dictionaries(st.text(max_size=12), json_values(), max_size=5)
-event_types = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:/-]{0,40}\Z")
-
-
-def valid_api_payloads() -> st.SearchStrategy[dict]:
-    """Bodies ``POST /events`` must accept."""
-    return st.builds(lambda t, p, with_payload: {"type": t, **({"payload": p} if with_payload else {})},
-                     event_types, json_objects, st.booleans())
-
-
-def invalid_api_payloads() -> st.SearchStrategy[Any]:
-    """Bodies ``POST /events`` must refuse with 400: each breaks the schema in one way."""
-    bad_types = st.one_of(st.just(""), st.from_regex(r"\A[._:/-][A-Za-z0-9]{0,5}\Z"),
-                          st.text(min_size=1, max_size=8).filter(lambda s: " " in s.strip() or
-                                                                 not s.strip()),
-                          st.integers(), st.none(), st.lists(st.text(max_size=3), max_size=2))
-    not_objects = st.one_of(st.lists(json_values(3), max_size=3), st.text(max_size=10),
-                            st.integers(), st.none())
-    return st.one_of(
-        st.builds(lambda p: {"payload": p}, json_objects),                      # no type
-        st.builds(lambda t, p: {"type": t, "payload": p}, bad_types, json_objects),
-        st.builds(lambda t, p: {"type": t, "payload": p}, event_types, not_objects),
-        st.builds(lambda t, k: {"type": t, "payload": {}, k: 1}, event_types,   # unknown field
-                  st.text(min_size=1, max_size=8).filter(lambda k: k not in ("type", "payload"))),
-        not_objects,                                                             # not an object
-    )
-
-
-def eventbridge_details(with_event_id: bool | None = None) -> st.SearchStrategy[dict]:
-    """``Detail`` objects for bus events (source ``pipeline.manual``)."""
-    ids = st.from_regex(r"\A[A-Za-z0-9_-]{1,40}\Z")
-    maybe_id = (st.builds(lambda i: {"event_id": i}, ids) if with_event_id else
-                st.just({}) if with_event_id is False else
-                st.one_of(st.just({}), st.builds(lambda i: {"event_id": i}, ids)))
-    return st.builds(lambda t, p, extra: {"type": t, "payload": p, **extra},
-                     event_types, json_objects, maybe_id)
 
 
 # --- delivery schedules ---
@@ -108,18 +76,3 @@ sqs_characters = st.characters(
     + "\ufffe\uffff")
 
 
-def poison_messages() -> st.SearchStrategy[str]:
-    """Messages on the ingest topic that no consumer can accept (not an event of any shape);
-    every one can be carried by SQS (:data:`sqs_characters`), so each must end in the DLQ."""
-    api_shaped_but_wrong = st.builds(
-        lambda p: {"source": "api", "event_id": "x", "type": "", "payload": p,
-                   "received_at": "not a time"}, json_objects)
-    import json
-
-    return st.one_of(
-        st.text(sqs_characters, min_size=1, max_size=50).filter(
-            lambda s: not s.strip().startswith(("{", "["))),
-        st.builds(json.dumps, st.dictionaries(st.sampled_from(["foo", "bar", "Record"]),
-                                              json_values(3), min_size=1, max_size=3)),
-        st.builds(json.dumps, api_shaped_but_wrong),
-    )

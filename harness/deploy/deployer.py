@@ -15,6 +15,7 @@ from pathlib import Path
 from harness.deploy.assets import upload_file_assets
 from harness.deploy.cloudformation import DeployedStack, deploy_stack
 from harness.deploy.synth import StackArtifact, read_assembly, synth
+from harness.errors import HarnessError
 from harness.localstack import venvs
 from harness.localstack.base import DEFAULT_REGION, LocalStack
 
@@ -67,12 +68,15 @@ class CdkApp:
     ``sources`` are the folders whose files feed the synthesis (default: the app folder); when
     none of them changed, the previous cloud assembly is reused and synthesis (3-5 s of jsii
     start-up) is skipped. ``env`` are extra environment variables for the app's command.
+    ``stacks`` chooses which of the app's stacks are deployed (default: all).
     """
 
     app_dir: Path
     context: dict = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
+    #: deploy only these stacks (by stack name; default: every stack of the app)
+    stacks: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.app_dir = Path(self.app_dir).resolve()
@@ -83,6 +87,10 @@ class CdkApp:
         h = hashlib.sha256(json.dumps([str(self.app_dir), self.context, self.env, region],
                                       sort_keys=True).encode())
         for source in self.sources:
+            if source.is_file():  # a single file (os.walk yields nothing for one)
+                st = source.stat()
+                h.update(f"{source}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+                continue
             for root, dirs, files in os.walk(source):
                 dirs[:] = sorted(d for d in dirs if d not in _NOT_SOURCES and
                                  not d.endswith(".egg-info"))
@@ -103,28 +111,78 @@ def synth_cached(app: CdkApp, region: str) -> tuple[list[StackArtifact], bool]:
     return stacks, False
 
 
+class OutputClash(HarnessError):
+    """Two stacks of one app export an output of the same name: ``outputs`` cannot choose."""
+
+
 @dataclass
 class DeployedApp:
+    """A CDK app deployed into a LocalStack: its stacks (each with its own outputs) and timings."""
+
     stacks: dict[str, DeployedStack]
     endpoint_url: str
     timings: dict[str, float]
+    #: the LocalStack it is deployed in (set by :func:`deploy_app`; lookups need its clients)
+    localstack: LocalStack | None = field(default=None, repr=False, compare=False)
 
     @property
     def outputs(self) -> dict[str, str]:
-        """Outputs of every stack, merged (later stacks win on a name clash)."""
+        """Outputs of every stack. A name that two stacks share is an error naming both (use
+        ``stack_outputs(name)`` for one stack's)."""
         merged: dict[str, str] = {}
+        owner: dict[str, str] = {}
         for stack in self.stacks.values():
-            merged.update(stack.outputs)
+            for key, value in stack.outputs.items():
+                if key in owner:
+                    raise OutputClash(
+                        f"output {key!r} exists in stacks {owner[key]!r} and {stack.name!r}: "
+                        f"read it with .stack_outputs({owner[key]!r})[{key!r}] or "
+                        f".stack_outputs({stack.name!r})[{key!r}]")
+                owner[key] = stack.name
+                merged[key] = value
         return merged
+
+    def stack_outputs(self, stack_name: str) -> dict[str, str]:
+        """One stack's outputs."""
+        if stack_name not in self.stacks:
+            raise HarnessError(f"no stack {stack_name!r} in this deployment; it has "
+                               f"{', '.join(self.stacks) or 'none'}")
+        return dict(self.stacks[stack_name].outputs)
+
+    def resources(self, resource_type: str | None = None) -> list[dict]:
+        """The deployed stacks' resources (``describe_stack_resources``), optionally of one type,
+        each with ``StackName``, ``LogicalResourceId``, ``PhysicalResourceId``, ``ResourceType``."""
+        if self.localstack is None:
+            raise HarnessError("this DeployedApp has no LocalStack attached (made by hand?)")
+        cfn = self.localstack.client("cloudformation")
+        found = []
+        for name in self.stacks:
+            for r in cfn.describe_stack_resources(StackName=name)["StackResources"]:
+                if resource_type is None or r["ResourceType"] == resource_type:
+                    found.append(r)
+        return found
 
     def api_url(self, path: str = "", api_id: str | None = None, stage: str | None = None) -> str:
         """URL of a REST API path that works here (LocalStack's ``_aws/execute-api`` route).
 
-        The ``*.execute-api.localhost.localstack.cloud`` hosts in AWS-style URLs do not resolve
+        The API is the app's one ``AWS::ApiGateway::RestApi`` (pass ``api_id`` when it has
+        several) and its one stage (pass ``stage`` when it has several). The
+        ``*.execute-api.localhost.localstack.cloud`` hosts in AWS-style URLs do not resolve
         offline; this form needs no DNS.
         """
-        api_id = api_id or self.outputs["ApiId"]
-        stage = stage or self.outputs["ApiStage"]
+        if api_id is None:
+            apis = [r["PhysicalResourceId"] for r in self.resources("AWS::ApiGateway::RestApi")]
+            if len(apis) != 1:
+                raise HarnessError(f"the app has {len(apis)} REST APIs ({', '.join(apis) or 'none'})"
+                                   ": pass api_id=... to api_url")
+            api_id = apis[0]
+        if stage is None:
+            apigw = self.localstack.client("apigateway")  # type: ignore[union-attr]
+            stages = [s["stageName"] for s in apigw.get_stages(restApiId=api_id)["item"]]
+            if len(stages) != 1:
+                raise HarnessError(f"REST API {api_id} has {len(stages)} stages "
+                                   f"({', '.join(stages) or 'none'}): pass stage=... to api_url")
+            stage = stages[0]
         return f"{self.endpoint_url}/_aws/execute-api/{api_id}/{stage}/{path.lstrip('/')}"
 
 
@@ -149,8 +207,22 @@ def synth_in_background(app: CdkApp, region: str = DEFAULT_REGION) -> Future:
     return future
 
 
+def select_stacks(stacks: list[StackArtifact], names: list[str] | None) -> list[StackArtifact]:
+    """The stacks named (by stack name), in deployment order; unknown names list the known."""
+    if not names:
+        return stacks
+    known = {s.name for s in stacks}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise HarnessError(f"the app has no stack {', '.join(map(repr, unknown))}; its stacks: "
+                           f"{', '.join(sorted(known)) or 'none'}")
+    return [s for s in stacks if s.name in names]
+
+
 def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
                synthesized: Future | None = None) -> DeployedApp:
+    """Synthesize (or reuse), upload assets, and create or update the app's stacks (all of them,
+    or ``app.stacks``), in dependency order."""
     timings: dict[str, float] = {}
     t = time.monotonic()
     # One thread, one service after the other: loading is GIL-bound in LocalStack, so parallel
@@ -175,7 +247,8 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
         if synthesized.region != localstack.region:  # synthesized for another region: again
             stacks, reused = synth_cached(app, localstack.region)
         timings["synth_s" if not reused else "synth_reused_s"] = round(time.monotonic() - t, 3)
-        if templates is None:
+        stacks = select_stacks(stacks, app.stacks)
+        if templates is None or app.stacks:
             templates = _templates(stacks)
         warming += [pool.submit(_first_call, localstack, name)
                     for name in sorted(services_of(templates) - first)]
@@ -199,4 +272,4 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
         deployed[stack.name] = deploy_stack(cfn, stack.name, template, timeout=timeout)
         deployed[stack.name].details["assets"] = uploads
         timings[f"stack_{stack.name}_s"] = round(time.monotonic() - t, 3)
-    return DeployedApp(deployed, localstack.endpoint_url, timings)
+    return DeployedApp(deployed, localstack.endpoint_url, timings, localstack=localstack)

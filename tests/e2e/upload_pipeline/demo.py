@@ -1,4 +1,4 @@
-"""``lsh demo``: the reference pipeline end to end, with a report a person can read.
+"""The upload pipeline's demo scenario (``make demo``): end to end, with a report a person can read.
 
 Starts LocalStack (by the caller), deploys ``infra/``, then sends one upload, one API event, one
 bus event, one API event with an ``Idempotency-Key`` and its retry (a duplicate), and one poison
@@ -13,23 +13,26 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from harness.deploy import CdkApp, deploy_app
 from harness.localstack import LocalStack
-from harness.pipeline_client import NotificationInbox, PipelineClient
+from tests.e2e.apps import reference_app
+from tests.e2e.upload_pipeline.client import NotificationInbox, PipelineClient
 from harness.probes import peek_messages
 from harness.waits import EventuallyTimeout, Policy, eventually
 
-REPO = Path(__file__).resolve().parents[1]
 #: retries 3 s apart, so the poison message reaches the DLQ within the demo's patience
 DEMO_CONTEXT = {"retry_delay_seconds": "3"}
 DEADLINE_SECONDS = 45.0
+TITLE = "upload pipeline (seed 003): S3 / API / bus -> SNS -> SQS -> Lambda -> DynamoDB -> confirmation"
 
 
 def pipeline_app(context: dict | None = None) -> CdkApp:
-    return CdkApp(REPO, context=dict(context if context is not None else DEMO_CONTEXT),
-                  sources=[REPO / "infra", REPO / "functions"])
+    return reference_app("upload_pipeline", dict(context if context is not None else DEMO_CONTEXT))
+
+
+#: the app the demo runner (``tests/e2e/demo.py``) deploys for :func:`scenario`
+app = pipeline_app
 
 
 @dataclass
@@ -60,6 +63,12 @@ def run_demo(localstack: LocalStack, out=print, synthesized=None) -> int:
     deployed = deploy_app(localstack, pipeline_app(), synthesized=synthesized)
     out(f"deployed stack LshPipeline into {localstack.endpoint_url} in "
         f"{time.monotonic() - started:.1f} s ({json.dumps(deployed.timings)})")
+    return scenario(localstack, deployed, out)
+
+
+def scenario(localstack: LocalStack, deployed, out=print) -> int:
+    """Send the demo's events into the deployed app, follow them, print the table and summary;
+    0 when every event ended where it should."""
     client = PipelineClient(localstack, deployed.outputs)
     inbox = NotificationInbox(localstack, deployed.outputs["NotificationTopicArn"])
     run = uuid.uuid4().hex[:6]

@@ -1,4 +1,4 @@
-"""``functions.confirmation_sender``: the item becomes CONFIRMED and one notification goes out."""
+"""``functions.upload_pipeline.confirmation_sender``: the item becomes CONFIRMED and one notification goes out."""
 
 from __future__ import annotations
 

@@ -16,14 +16,14 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk.assertions import Match, Template  # noqa: E402
 
 from infra.app import build_app  # noqa: E402
-from infra.pipeline_stack import OUTPUT_NAMES, STACK_NAME, PipelineStack  # noqa: E402
+from infra.upload_pipeline.stack import OUTPUT_NAMES, STACK_NAME, PipelineStack  # noqa: E402
 
 NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
 FOURTEEN_DAYS = 14 * 24 * 3600
 
 
 def synth(context: dict | None = None) -> dict:
-    app = build_app(context={**NO_BUNDLING, **(context or {})})
+    app = build_app(context={**NO_BUNDLING, **(context or {})}, apps=["upload_pipeline"])
     stack = next(c for c in app.node.children if isinstance(c, PipelineStack))
     return Template.from_stack(stack)
 
@@ -187,7 +187,7 @@ def test_api_post_events_is_proxied_to_the_api_handler(template, resources):
 def test_functions_run_python_311_with_the_dependency_layer(resources, name, module, env):
     props = resources[logical_id(resources, "AWS::Lambda::Function", name)]["Properties"]
     assert props["Runtime"] == "python3.11"
-    assert props["Handler"] == f"functions.{module}.handler"
+    assert props["Handler"] == f"functions.upload_pipeline.{module}.handler"
     assert props["Architectures"] == ["x86_64"]
     assert props["Layers"] == [ref(resources, "AWS::Lambda::LayerVersion", "Dependencies")]
     variables = props["Environment"]["Variables"]
@@ -346,7 +346,7 @@ def test_no_bootstrap_version_parameter(template):
 
 
 def test_stack_name_is_lsh_pipeline():
-    app = build_app(context=NO_BUNDLING)
+    app = build_app(context=NO_BUNDLING, apps=["upload_pipeline"])
     assert [c.stack_name for c in app.node.children if isinstance(c, PipelineStack)] == [
         STACK_NAME] == ["LshPipeline"]
 

@@ -1,6 +1,6 @@
 """Turn a message from the ingest queue into the :class:`PipelineEvent`s it carries.
 
-The body is validated against :data:`~functions.common.models.IngestMessage` with Powertools'
+The body is validated against :data:`~functions.upload_pipeline.common.models.IngestMessage` with Powertools'
 parser; anything that is not one of the pipeline's shapes raises :class:`InvalidMessage`.
 """
 
@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
 from aws_lambda_powertools.utilities.parser.models import S3Model
 
-from functions.common.models import (ApiEvent, BusEvent, IngestMessage, PipelineEvent,
+from functions.upload_pipeline.common.models import (ApiEvent, BusEvent, IngestMessage, PipelineEvent,
                                      S3TestEvent, describe, field_errors, iso)
 
 

@@ -1,28 +1,27 @@
-"""The reference pipeline, deployed once per session into the session's LocalStack."""
+"""The upload pipeline (seed 003), deployed once per session into the session's LocalStack."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from harness.deploy import CdkApp
-from harness.pipeline_client import NotificationInbox, PipelineClient, TopicTap
+from harness.taps import TopicTap
+from tests.e2e.apps import reference_app
+from tests.e2e.upload_pipeline.client import NotificationInbox, PipelineClient
 
-REPO = Path(__file__).resolve().parents[2]
 #: retries 3 s apart (the queues' visibility timeout), so poison reaches its DLQ in ~10 s
 E2E_CONTEXT = {"retry_delay_seconds": "3"}
 
 
 @pytest.fixture(scope="session")
-def cdk_app() -> CdkApp:
-    return CdkApp(REPO, context=E2E_CONTEXT, sources=[REPO / "infra", REPO / "functions"])
+def stack(deploy):
+    """The deployed app: ``stack.outputs[...]``, ``stack.api_url(path)``."""
+    return deploy(reference_app("upload_pipeline", E2E_CONTEXT))
 
 
 @pytest.fixture(scope="session")
-def pipeline(deployed_app):
-    """The deployed stack: ``pipeline.outputs[...]``, ``pipeline.api_url(path)``."""
-    return deployed_app
+def pipeline(stack):
+    """The same as ``stack`` (the name the pipeline's tests grew up with)."""
+    return stack
 
 
 @pytest.fixture(scope="session")

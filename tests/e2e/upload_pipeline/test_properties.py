@@ -13,7 +13,8 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import strategies as S
+from harness import strategies as H
+from tests.e2e.upload_pipeline import strategies as S
 from harness.dlq import DeadLetterQueue
 from harness.pytest_plugin import FUZZ_PROFILE
 
@@ -41,7 +42,7 @@ def test_every_invalid_api_body_is_refused_with_400(client, body):
 
 
 @fuzz()
-@given(key=S.s3_keys(), body=S.bodies())
+@given(key=H.s3_keys(), body=H.bodies())
 def test_every_upload_is_confirmed_exactly_once(client, key, body):
     key = f"fuzz/{uuid.uuid4().hex[:8]}/{key}"
     key = key.encode()[:1024].decode(errors="ignore")
@@ -58,7 +59,7 @@ def test_duplicated_and_reordered_deliveries_are_confirmed_once_each(client, inb
     run = uuid.uuid4().hex[:8]
     for detail in details:
         detail["event_id"] = f"{run}-{detail['event_id']}"
-    schedule = data.draw(S.delivery_schedules(len(details)), label="delivery schedule")
+    schedule = data.draw(H.delivery_schedules(len(details)), label="delivery schedule")
     for index in schedule:
         client.put_bus_event(details[index])
     for detail in details:

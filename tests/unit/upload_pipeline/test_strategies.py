@@ -1,4 +1,4 @@
-"""Hypothesis strategies: what they promise about their examples."""
+"""The upload pipeline's Hypothesis strategies: what they promise about their examples."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from hypothesis import given, settings
 
-from harness import strategies as S
+from tests.e2e.upload_pipeline import strategies as S
 
 # what SQS accepts in a message body (SendMessage's InvalidMessageContents otherwise)
 SQS_BODY = re.compile("^[\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*$")
@@ -16,10 +16,3 @@ SQS_BODY = re.compile("^[\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-
 @given(S.poison_messages())
 def test_poison_messages_can_all_be_carried_by_sqs(message):
     assert SQS_BODY.match(message), repr(message)
-
-
-@settings(max_examples=300)
-@given(S.s3_keys())
-def test_s3_keys_fit_the_byte_limit_and_have_no_empty_segments(key):
-    assert 0 < len(key.encode()) <= S.S3_KEY_MAX_BYTES
-    assert all(seg.strip() not in ("", ".", "..") for seg in key.split("/")[:-1])

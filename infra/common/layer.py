@@ -6,8 +6,9 @@
   nothing is compiled at cold start). Built once per set of pins: its folder in the build cache is
   named after a hash of the requirements and this recipe, so a later synth reuses it and costs
   only a copy (hard links where possible) into the cloud assembly.
-- The function code: the ``functions`` package copied as ``functions/`` (so the handler strings
-  are ``functions.<module>.handler``), without caches, tests and requirements.
+- The function code of one app: ``functions/<app>/`` copied as ``functions/<app>/`` (so the
+  handler strings are ``functions.<app>.<module>.handler``), without caches, tests and
+  requirements. One asset per app: a change to one app's handlers leaves the others' alone.
 
 Both use CDK's local bundling (``ILocalBundling``): CDK asks for them only when the cloud assembly
 does not already hold them, and skips them for stacks excluded from bundling (the
@@ -31,7 +32,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 REQUIREMENTS = FUNCTIONS_DIR / "requirements.txt"
 PYTHON_VERSION = "3.11"
@@ -120,9 +121,14 @@ class _DependencyLayerBundling:
 
 @jsii.implements(cdk.ILocalBundling)
 class _FunctionPackageBundling:
+    def __init__(self, app: str) -> None:
+        self.app = app
+
     def try_bundle(self, output_dir: str, *args, **kwargs) -> bool:
-        shutil.copytree(FUNCTIONS_DIR, Path(output_dir) / FUNCTIONS_DIR.name,
+        package = Path(output_dir) / FUNCTIONS_DIR.name
+        shutil.copytree(FUNCTIONS_DIR / self.app, package / self.app,
                         ignore=shutil.ignore_patterns(*_CODE_EXCLUDE), dirs_exist_ok=True)
+        shutil.copy2(FUNCTIONS_DIR / "__init__.py", package / "__init__.py")
         return True
 
 
@@ -133,9 +139,12 @@ def dependency_layer_code() -> lambda_.Code:
         bundling=cdk.BundlingOptions(image=_NO_DOCKER, local=_DependencyLayerBundling()))
 
 
-def function_code() -> lambda_.Code:
-    """Function code: the ``functions`` package (asset hash = a hash of its sources)."""
+def function_code(app: str) -> lambda_.Code:
+    """Function code of one app: ``functions/<app>`` as the package ``functions.<app>`` (asset
+    hash = a hash of that folder's sources)."""
+    if not (FUNCTIONS_DIR / app / "__init__.py").is_file():
+        raise ValueError(f"no package functions/{app}/ (with an __init__.py) in {REPO_ROOT}")
     return lambda_.Code.from_asset(
-        str(FUNCTIONS_DIR), asset_hash_type=cdk.AssetHashType.SOURCE,
+        str(FUNCTIONS_DIR / app), asset_hash_type=cdk.AssetHashType.SOURCE,
         exclude=[f"**/{p}" for p in _CODE_EXCLUDE] + _CODE_EXCLUDE,
-        bundling=cdk.BundlingOptions(image=_NO_DOCKER, local=_FunctionPackageBundling()))
+        bundling=cdk.BundlingOptions(image=_NO_DOCKER, local=_FunctionPackageBundling(app)))

@@ -1,4 +1,4 @@
-"""``functions.api_handler``: POST /events validates, publishes once, answers 202 with the id."""
+"""``functions.upload_pipeline.api_handler``: POST /events validates, publishes once, answers 202 with the id."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Fixtures for the unit tests of the pipeline's functions (``test_functions_*.py``), and
-``lsh_plugin`` for the pure-Python parts of our LocalStack plugins.
+"""Fixtures for the unit tests of the upload pipeline's functions (``test_functions_*.py``).
 
 ``pipeline_aws`` runs each test inside moto's in-memory AWS with the stack's tables, topics and
 queues created as the CDK stack defines them, the functions' environment variables set, and the
@@ -24,20 +23,6 @@ import pytest
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-PLUGIN_SRC = Path(__file__).resolve().parents[2] / "harness" / "localstack" / "plugin_src"
-
-
-@pytest.fixture
-def lsh_plugin() -> Iterator[Callable[[str], Any]]:
-    """``lsh_plugin("changes")``: one of our LocalStack plugin modules, imported from the source
-    tree (LocalStack itself is imported only where it is installed) and forgotten afterwards."""
-    sys.path.insert(0, str(PLUGIN_SRC))
-    try:
-        yield lambda name: importlib.import_module(f"lsh_localstack_plugins.{name}")
-    finally:
-        sys.path.remove(str(PLUGIN_SRC))
-        for name in [m for m in sys.modules if m.startswith("lsh_localstack_plugins")]:
-            del sys.modules[name]
 
 
 @dataclass
@@ -163,11 +148,11 @@ _current: dict[str, PipelineAws] = {}
 
 def _forget_functions_modules() -> None:
     """Drop the imported handlers (they are imported again, fresh, by the next test) and their
-    Powertools loggers. ``functions.common`` stays: its boto3 clients are reused."""
+    Powertools loggers. ``functions.upload_pipeline.common`` stays: its boto3 clients are reused."""
     import logging
 
     for name in [m for m in sys.modules if m.startswith("functions.") and
-                 not m.startswith("functions.common")]:
+                 not m.startswith("functions.upload_pipeline.common")]:
         del sys.modules[name]
     loggers = logging.Logger.manager.loggerDict
     for name in [n for n, lg in loggers.items() if getattr(lg, "init", False)]:
@@ -187,15 +172,15 @@ class _Tee(io.TextIOBase):
 
 @pytest.fixture
 def load_function(pipeline_aws: PipelineAws) -> Callable[[str], Any]:
-    """Import ``functions.<module>`` inside the test's fake AWS. PutItem calls on the events
+    """Import ``functions.upload_pipeline.<module>`` inside the test's fake AWS. PutItem calls on the events
     table are recorded in ``pipeline_aws.put_item_calls``; what Powertools' loggers print goes
     to ``pipeline_aws.log_buffer`` too (read it with the ``logs`` fixture)."""
     import importlib
     import logging
 
     def load(module: str):
-        loaded = importlib.import_module(f"functions.{module}")
-        from functions.common import aws
+        loaded = importlib.import_module(f"functions.upload_pipeline.{module}")
+        from functions.upload_pipeline.common import aws
 
         for lg in list(logging.Logger.manager.loggerDict.values()):
             if getattr(lg, "init", False):

@@ -32,7 +32,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, Node
 
-from infra.layer import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
+from infra.common.layer import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
 
 STACK_NAME = "LshPipeline"
 BUS_SOURCE = "pipeline.manual"
@@ -121,12 +121,12 @@ class PipelineStack(cdk.Stack):
             self, "Dependencies", code=dependency_layer_code(), removal_policy=destroy,
             compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
             description="The functions' pinned dependencies (functions/requirements.txt)")
-        code = function_code()
+        code = function_code("upload_pipeline")
 
         def function(name: str, module: str, env: dict[str, str]) -> lambda_.Function:
             fn = lambda_.Function(
                 self, name, runtime=RUNTIME, architecture=ARCHITECTURE, code=code,
-                handler=f"functions.{module}.handler", layers=[layer], memory_size=256,
+                handler=f"functions.upload_pipeline.{module}.handler", layers=[layer], memory_size=256,
                 timeout=cdk.Duration.seconds(tuning.function_timeout),
                 environment={"IDEMPOTENCY_TABLE": idempotency.table_name,
                              "POWERTOOLS_SERVICE_NAME": module, "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -204,3 +204,14 @@ class PipelineStack(cdk.Stack):
             "ApiHandlerFunctionName": api_handler.function_name,
         }.items():
             cdk.CfnOutput(self, name, value=value)
+
+
+def add_to(app: cdk.App, stack_name: str = STACK_NAME) -> PipelineStack:
+    """Add the upload pipeline's stack to a CDK app (see :mod:`infra.app`)."""
+    return PipelineStack(
+        app, stack_name,
+        # no BootstrapVersion parameter/rule: the template deploys through the CDK CLI and
+        # through plain CloudFormation alike (updates keep no stale parameters)
+        synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
+        description="Event pipeline: S3/API/EventBridge -> SNS -> SQS -> Lambda -> DynamoDB -> "
+                    "confirmation -> notifications")

@@ -16,14 +16,14 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra import layer  # noqa: E402
+from infra.common import layer  # noqa: E402
 from infra.app import build_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def assembly(tmp_path_factory) -> Path:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    build_app(outdir=str(outdir)).synth()
+    build_app(outdir=str(outdir), apps=["upload_pipeline"]).synth()
     return outdir
 
 
@@ -50,10 +50,13 @@ def test_code_asset_is_the_functions_package(assets):
     code = assets["Processor/Code"]
     assert sorted(p.name for p in code.iterdir()) == ["functions"]
     files = sorted(str(p.relative_to(code)) for p in code.rglob("*") if p.is_file())
-    assert "functions/processor.py" in files
-    assert "functions/api_handler.py" in files
-    assert "functions/confirmation_sender.py" in files
-    assert "functions/common/models.py" in files
+    assert "functions/__init__.py" in files
+    assert "functions/upload_pipeline/processor.py" in files
+    assert "functions/upload_pipeline/api_handler.py" in files
+    assert "functions/upload_pipeline/confirmation_sender.py" in files
+    assert "functions/upload_pipeline/common/models.py" in files
+    assert not [f for f in files if f.startswith("functions/") and f.count("/") > 1
+                and not f.startswith("functions/upload_pipeline/")]  # no other app's code
     assert not [f for f in files if "__pycache__" in f or f.endswith((".pyc", "requirements.txt"))]
 
 
@@ -73,7 +76,7 @@ def test_handlers_import_from_the_assets(assets, tmp_path):
 
     boto_site = str(Path(boto3.__file__).parent.parent)
     site = assets["Dependencies/Code"] / "python"
-    probe = ("import functions.processor, functions.api_handler, functions.confirmation_sender,"
+    probe = ("import functions.upload_pipeline.processor, functions.upload_pipeline.api_handler, functions.upload_pipeline.confirmation_sender,"
              " pydantic, aws_lambda_powertools; print(pydantic.__file__);"
              " print(aws_lambda_powertools.__file__)")
     env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1",

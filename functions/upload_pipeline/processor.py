@@ -22,10 +22,10 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from functions.common.aws import client, events_table, idempotency_config, persistence
-from functions.common.ingest import InvalidMessage, parse_ingest_message
-from functions.common.models import ConfirmationMessage, now_iso
-from functions.common.records import failure_logged, log_rejected
+from functions.upload_pipeline.common.aws import client, events_table, idempotency_config, persistence
+from functions.upload_pipeline.common.ingest import InvalidMessage, parse_ingest_message
+from functions.upload_pipeline.common.models import ConfirmationMessage, now_iso
+from functions.upload_pipeline.common.records import failure_logged, log_rejected
 
 logger = Logger()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

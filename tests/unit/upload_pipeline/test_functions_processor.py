@@ -1,4 +1,4 @@
-"""``functions.processor``: each shape on the ingest queue becomes one item and one confirmation."""
+"""``functions.upload_pipeline.processor``: each shape on the ingest queue becomes one item and one confirmation."""
 
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ def test_a_confirmed_event_redelivered_after_the_idempotency_window_stays_confir
 
 def test_a_failed_write_is_retried_not_lost(processor, pipeline_aws, lambda_context, sqs_event,
                                             logs):
-    from functions.common import aws
+    from functions.upload_pipeline.common import aws
 
     def broken(*args, **kwargs):
         raise RuntimeError("DynamoDB is down")

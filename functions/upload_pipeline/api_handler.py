@@ -20,8 +20,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import client, idempotency_config, persistence
-from functions.common.models import ApiEvent, NewEventRequest, describe, field_errors, now_iso
+from functions.upload_pipeline.common.aws import client, idempotency_config, persistence
+from functions.upload_pipeline.common.models import ApiEvent, NewEventRequest, describe, field_errors, now_iso
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255

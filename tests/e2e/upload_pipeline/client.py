@@ -1,6 +1,7 @@
-"""A client for the reference pipeline (``infra/``): send events each way in, read where they are.
+"""A client for the upload pipeline (``infra/upload_pipeline``): send events each way in, read
+where they are.
 
-Used by ``lsh demo``, ``lsh send``, the e2e tests and the pipeline benchmark. Everything is
+Used by its demo scenario, its e2e tests and the pipeline benchmark. Everything is
 found from the stack's outputs, so it works against any deployment of the app.
 """
 
@@ -15,6 +16,7 @@ from typing import Any, Callable
 
 from harness.localstack.base import LocalStack
 from harness.probes import queue_depth
+from harness.taps import TopicTap
 from harness.waits import Policy, eventually
 
 BUS_SOURCE = "pipeline.manual"
@@ -152,48 +154,6 @@ class PipelineClient:
 
     def queue_depth(self, queue_output: str) -> dict[str, int]:
         return queue_depth(self.sqs, self.outputs[queue_output])
-
-
-class TopicTap:
-    """A queue subscribed (raw delivery) to an SNS topic: every message published there, kept.
-
-    Reading it never takes messages from the pipeline's own subscribers.
-    """
-
-    def __init__(self, localstack: LocalStack, topic_arn: str):
-        self.sqs = localstack.client("sqs")
-        self.sns = localstack.client("sns")
-        self.queue_url = self.sqs.create_queue(QueueName=f"lsh-tap-{uuid.uuid4().hex[:8]}")[
-            "QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        self.subscription = self.sns.subscribe(
-            TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
-            Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)[
-            "SubscriptionArn"]
-        self.bodies: list[str] = []
-
-    def drain(self) -> list[str]:
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=self.queue_url,
-                                                MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return self.bodies
-            self.bodies += [m["Body"] for m in messages]
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
-
-    def matching(self, predicate: Callable[[str], bool]) -> list[str]:
-        return [body for body in self.drain() if predicate(body)]
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float | None = None,
-                 description: str = "a matching message") -> list[str]:
-        return eventually(lambda: self.matching(predicate), timeout, policy=PIPELINE_POLICY,
-                          description=description)
-
-    def close(self) -> None:
-        self.sns.unsubscribe(SubscriptionArn=self.subscription)
-        self.sqs.delete_queue(QueueUrl=self.queue_url)
 
 
 def _event_id_is(event_id: str) -> Callable[[str], bool]:
