@@ -8,6 +8,10 @@ saw, and (when a ``diagnose`` callable is given) where things got stuck.
 The policy is a small value (:class:`Policy`); :func:`eventually` and its asyncio twin
 :func:`eventually_async` take one. Built on tenacity.
 
+:func:`never` (and :func:`never_async`) is the other half: a check that must *not* hold during a
+window ("this event did not reach that queue"), re-checked on the same schedule and wake-ups until
+the window ends, last at its very end. On failure, :class:`NeverViolated` says what was seen and when.
+
 With a live change feed (:mod:`harness.changes`; the pytest plugin opens one on the harness's
 LocalStack), a check does not have to poll fast: between attempts it waits for the polling
 delay *or* for LocalStack to report a change, whichever comes first, so it sees an effect a few
@@ -205,15 +209,84 @@ async def eventually_async(check: Callable[[], T | Awaitable[T]], timeout: float
     """The asyncio twin of :func:`eventually`: ``check`` may be a coroutine function, or a plain
     function (run in a worker thread, so blocking boto3 calls do not stall the event loop)."""
     policy = policy.with_timeout(timeout)
+    try:
+        return await AsyncRetrying(**_retrying_kwargs(policy, _pick_feed(feed),
+                                                      asynchronous=True))(_in_thread(check))
+    except RetryError as exc:
+        raise _timeout_error(exc, check, policy, description, diagnose) from exc.last_attempt.exception()
 
+
+def _in_thread(check: Callable[[], T | Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    """``check`` as a coroutine function: awaited if it is one, else run in a worker thread."""
     async def attempt() -> T:
         if inspect.iscoroutinefunction(check):
             return await check()
         result = await asyncio.to_thread(check)
         return await result if inspect.isawaitable(result) else result
 
+    return attempt
+
+
+class NeverViolated(HarnessError, AssertionError):
+    """A check that had to stay false held during its window."""
+
+    def __init__(self, description: str, during: float, at: float, attempt: int, seen: object):
+        self.description, self.during, self.at, self.attempt, self.seen = (
+            description, during, at, attempt, seen)
+        super().__init__(f"{description}: happened {at:.3f} s into its {during:g} s window "
+                         f"(check {attempt}); it saw {seen!r}")
+
+
+class _Watch:
+    """Counts a never-check's attempts and times the one that held."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.attempts = 0
+
+    def count(self, _state: Any) -> None:
+        self.attempts += 1
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def _never_kwargs(policy: Policy, feed: ChangeFeed | None, asynchronous: bool,
+                  watch: _Watch) -> dict:
+    kwargs = _retrying_kwargs(policy, feed, asynchronous)
+    pace = kwargs["before"]
+    kwargs["before"] = lambda state: (watch.count(state), pace(state))
+    return kwargs
+
+
+def never(check: Callable[[], Any], during: float, *, policy: Policy = DEFAULT_POLICY,
+          description: str | None = None, feed: Any = _ACTIVE) -> int:
+    """Re-run ``check`` for ``during`` seconds; it must never hold (return a truthy value without
+    raising ``AssertionError``). Return how many times it was checked.
+
+    The schedule is :func:`eventually`'s (``policy`` without its timeout): woken by every change
+    the feed reports, polling otherwise, and checked once more at the end of the window.
+    Raise :class:`NeverViolated` (what the check returned, how far into the window, which
+    attempt) the first time it holds; other exceptions propagate at once.
+    """
+    policy, watch = policy.with_timeout(during), _Watch()
     try:
-        return await AsyncRetrying(**_retrying_kwargs(policy, _pick_feed(feed),
-                                                      asynchronous=True))(attempt)
-    except RetryError as exc:
-        raise _timeout_error(exc, check, policy, description, diagnose) from exc.last_attempt.exception()
+        seen = Retrying(**_never_kwargs(policy, _pick_feed(feed), False, watch))(check)
+    except RetryError:
+        return watch.attempts
+    raise NeverViolated(_describe(check, description), during, watch.elapsed(), watch.attempts,
+                        seen)
+
+
+async def never_async(check: Callable[[], Any], during: float, *,
+                      policy: Policy = DEFAULT_POLICY, description: str | None = None,
+                      feed: Any = _ACTIVE) -> int:
+    """The asyncio twin of :func:`never` (``check`` as for :func:`eventually_async`)."""
+    policy, watch = policy.with_timeout(during), _Watch()
+    try:
+        seen = await AsyncRetrying(**_never_kwargs(policy, _pick_feed(feed), True, watch))(
+            _in_thread(check))
+    except RetryError:
+        return watch.attempts
+    raise NeverViolated(_describe(check, description), during, watch.elapsed(), watch.attempts,
+                        seen)
