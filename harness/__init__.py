@@ -10,7 +10,7 @@ itself, and the capability modules load on first use):
   :func:`wait_for_execution` and their ``_async`` twins, :func:`peek_messages`), and the
   :class:`ChangeFeed` that wakes them;
 - :class:`DeadLetterQueue`; :class:`Fault` and :func:`inject_fault`; :func:`assert_exactly_once`
-  and :func:`deliver_duplicates`; :func:`fire` (concurrency); :class:`PipelineTracer` (where an
+  and :func:`deliver_duplicates`; :func:`fire` (concurrency); :class:`Tracer` (where an
   event got stuck); :class:`SnsPublishLog`; :class:`CdkApp` and :func:`deploy_app`;
 - :mod:`harness.strategies` (Hypothesis; imported on its own, as it needs Hypothesis);
 - the pytest plugin (:mod:`harness.pytest_plugin`) gives the ``localstack`` fixture.
@@ -33,7 +33,7 @@ _LAZY = {
     **dict.fromkeys(["assert_exactly_once", "deliver_duplicates", "IdempotencyReport"],
                     "harness.idempotency"),
     **dict.fromkeys(["fire", "ConcurrencyReport", "Outcome"], "harness.concurrency"),
-    **dict.fromkeys(["PipelineTracer", "Trace", "Stage"], "harness.trace"),
+    **dict.fromkeys(["Tracer", "Trace", "Stage", "TraceContext"], "harness.trace"),
     **dict.fromkeys(["CdkApp", "DeployError", "DeployedStack", "deploy_app"], "harness.deploy"),
 }
 

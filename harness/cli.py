@@ -1,15 +1,18 @@
-"""``lsh``: the command line of the harness.
+"""``lsh``: the command line of the harness; it serves any CDK app.
 
-- ``lsh up``: start LocalStack, deploy the reference pipeline (``--no-deploy`` to skip) and stay
-  in the foreground (Ctrl-C stops it), printing the endpoint, the stack's outputs and ``export``
-  lines for other shells.
-- ``lsh send upload FILE`` / ``lsh send api JSON`` / ``lsh send bus JSON``: send an event to the
-  pipeline of a running ``lsh up`` and follow it to CONFIRMED.
-- ``lsh trace EVENT_ID``: where an event is now, stage by stage.
-- ``lsh demo``: the main job, end to end (see :mod:`tests.e2e.upload_pipeline.demo`).
+- ``lsh up [--app PATH] [--stack NAME ...]``: start LocalStack, deploy the CDK app whose
+  ``cdk.json`` is in PATH (default: the current folder; ``--no-deploy`` to skip), print each
+  stack's outputs and ``export`` lines for other shells, and stay in the foreground (Ctrl-C stops).
+- ``lsh send queue|topic|bus|api|upload|invoke TARGET WHAT``: send one message, event, request,
+  object or invocation into the app of a running ``lsh up``. TARGET is a URL/ARN/name, a stack
+  output's name or a resource's logical id (e.g. ``OrdersQueue``).
+- ``lsh trace NEEDLE``: where an event is now, stage by stage, across every topic, queue, DLQ,
+  function, table and state machine of the deployed app.
 - ``lsh prepare``: build the cached virtualenvs now (``make`` does this once).
 - ``lsh image build``: build the LocalStack Docker image for ``--backend testcontainers`` and
   ``docker-compose.yml`` (from Debian packages and PyPI; skipped when it is up to date).
+
+The reference apps' own demos run with ``make demo`` (``tests/e2e/demo.py``).
 """
 
 from __future__ import annotations
@@ -20,21 +23,26 @@ import os
 import signal
 import sys
 import threading
-import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from harness.localstack import ExternalBackend, LocalStack, create_backend, venvs
 
+DEFAULT_UP_PORT = 4566
+
 
 def state_file():
-    """Where ``lsh up`` records its endpoint, for other ``lsh`` commands and shells."""
+    """Where ``lsh up`` records its endpoint and stacks, for other ``lsh`` commands and shells."""
     return venvs.cache_root() / "up.json"
 
 
-def _backend_from_args(args: argparse.Namespace):
+def _backend_from_args(args: argparse.Namespace, default_port: int | None = None):
     cfg = HarnessConfig.from_env(backend=args.backend, endpoint=args.endpoint, port=args.port)
+    if cfg.port is None and default_port is not None:
+        cfg.port = default_port
     return create_backend(cfg.backend, **cfg.backend_options())
 
 
@@ -46,29 +54,52 @@ def print_exports(localstack: LocalStack) -> None:
     sys.stdout.flush()
 
 
+def _app_from_args(args: argparse.Namespace):
+    from harness.deploy import CdkApp
+
+    folder = Path(args.app or ".").resolve()
+    if not (folder / "cdk.json").is_file():
+        raise HarnessError(f"no cdk.json in {folder}: run `lsh up` in your CDK app's folder, pass "
+                           "--app PATH (the folder holding cdk.json), or --no-deploy")
+    context = {}
+    for pair in args.context or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise HarnessError(f"--context {pair!r} is not KEY=VALUE (e.g. --context stage=test)")
+        context[key] = value
+    return CdkApp(folder, context=context, stacks=args.stack or None)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
-    with _backend_from_args(args) as localstack:
-        outputs: dict[str, str] = {}
-        if not args.no_deploy:
-            from tests.e2e.upload_pipeline.demo import pipeline_app
+    app = None if args.no_deploy else _app_from_args(args)
+    with _backend_from_args(args, default_port=DEFAULT_UP_PORT) as localstack:
+        stacks: dict[str, dict[str, str]] = {}
+        if app is not None:
             from harness.deploy import deploy_app
 
-            deployed = deploy_app(localstack, pipeline_app())
-            outputs = deployed.outputs
-            print(f"deployed the reference pipeline (stack LshPipeline) in "
-                  f"{sum(deployed.timings.values()):.1f} s; its outputs:")
-            for key, value in sorted(outputs.items()):
-                print(f"  {key:<32} {value}")
-            print(f"  {'(API endpoint here)':<32} {deployed.api_url('events')}")
+            deployed = deploy_app(localstack, app)
+            stacks = {name: s.outputs for name, s in deployed.stacks.items()}
+            print(f"deployed {', '.join(stacks) or 'no stack'} from {app.app_dir} in "
+                  f"{sum(deployed.timings.values()):.1f} s")
+            for name, outputs in stacks.items():
+                print(f"stack {name}, outputs:")
+                for key, value in sorted(outputs.items()):
+                    print(f"  {key:<32} {value}")
+            try:
+                print(f"  {'(REST API here)':<32} {deployed.api_url()}")
+            except HarnessError:
+                pass  # no REST API, or several: nothing to print
         print_exports(localstack)
         state_file().parent.mkdir(parents=True, exist_ok=True)
-        state_file().write_text(json.dumps({"endpoint_url": localstack.endpoint_url,
-                                            "region": localstack.region, "outputs": outputs}))
-        print("Send events from another shell with `lsh send upload FILE`, `lsh send api JSON` or "
-              "`lsh send bus JSON`. Press Ctrl-C to stop.", flush=True)
+        state_file().write_text(json.dumps({
+            "endpoint_url": localstack.endpoint_url, "region": localstack.region,
+            "app": str(app.app_dir) if app else None, "stacks": stacks, "pid": os.getpid()}))
+        print("Send into it from another shell with `lsh send queue|topic|bus|api|upload|invoke "
+              "TARGET WHAT`, follow an event with `lsh trace ID`. Press Ctrl-C to stop.",
+              flush=True)
         try:
             stop.wait()
         finally:
@@ -77,76 +108,143 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from tests.e2e.upload_pipeline.demo import pipeline_app, run_demo
-    from harness.deploy.deployer import synth_in_background
-
-    synthesized = synth_in_background(pipeline_app())  # while LocalStack starts
-    with _backend_from_args(args) as localstack:
-        return run_demo(localstack, synthesized=synthesized)
-
-
-def _running_pipeline() -> tuple[LocalStack, dict[str, str]]:
-    """The LocalStack of a running ``lsh up`` (or ``LSH_ENDPOINT``) and the pipeline's outputs."""
+def _running() -> tuple[LocalStack, dict[str, dict[str, str]]]:
+    """The LocalStack of a running ``lsh up`` (or ``LSH_ENDPOINT``) and its stacks' outputs."""
     state = json.loads(state_file().read_text()) if state_file().is_file() else {}
-    endpoint = os.environ.get("LSH_ENDPOINT") or state.get("endpoint_url")
+    endpoint = HarnessConfig.from_env().endpoint or state.get("endpoint_url")
     if not endpoint:
         raise HarnessError("no running LocalStack found: start one with `lsh up` (or set "
-                           "LSH_ENDPOINT to one where the pipeline is deployed)")
+                           "LSH_ENDPOINT to one)")
     localstack = ExternalBackend(endpoint, wait_seconds=3).start()
+    stacks = state.get("stacks")
+    if stacks is None or state.get("endpoint_url") != endpoint:  # not ours: ask CloudFormation
+        cfn = localstack.client("cloudformation")
+        stacks = {s["StackName"]: {o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs", [])}
+                  for s in cfn.describe_stacks()["Stacks"]
+                  if not s["StackStatus"].startswith("DELETE")}
+    return localstack, stacks
+
+
+class Targets:
+    """Resolves what a user names (a URL/ARN/name, an output's name, a logical id) to a resource."""
+
+    def __init__(self, localstack: LocalStack, stacks: dict[str, dict[str, str]]):
+        self.localstack = localstack
+        self.stacks = stacks
+        self._resources: list[dict] | None = None
+
+    def resources(self) -> list[dict]:
+        if self._resources is None:
+            cfn = self.localstack.client("cloudformation")
+            self._resources = [r for name in self.stacks
+                               for r in cfn.describe_stack_resources(StackName=name)[
+                                   "StackResources"]]
+        return self._resources
+
+    def resolve(self, what: str, resource_type: str, kind: str) -> str:
+        for outputs in self.stacks.values():
+            if what in outputs:
+                return outputs[what]
+        of_type = [r for r in self.resources() if r["ResourceType"] == resource_type]
+        exact = [r for r in of_type if what in (r["LogicalResourceId"], r["PhysicalResourceId"])]
+        if exact:
+            return exact[0]["PhysicalResourceId"]
+        prefix = [r for r in of_type if r["LogicalResourceId"].startswith(what)]
+        if len(prefix) == 1:
+            return prefix[0]["PhysicalResourceId"]
+        if len(prefix) > 1 or not self.stacks:
+            known = ", ".join(r["LogicalResourceId"] for r in (prefix or of_type)) or "none"
+            raise HarnessError(f"{what!r} names {len(prefix)} {kind}s of the deployed app; "
+                               f"say which: {known}")
+        return what  # a name or URL/ARN the app does not own: use it as given
+
+    def known(self, resource_type: str) -> str:
+        return ", ".join(r["LogicalResourceId"] for r in self.resources()
+                         if r["ResourceType"] == resource_type) or "none"
+
+
+def _json_arg(text: str, what: str, example: str):
     try:
-        stack = localstack.client("cloudformation").describe_stacks(StackName="LshPipeline")
-    except Exception as exc:
-        raise HarnessError(f"the pipeline is not deployed at {endpoint} ({exc}): run `lsh up` "
-                           "without --no-deploy") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0].get("Outputs", [])}
-    return localstack, outputs
+        return json.loads(text)
+    except ValueError as exc:
+        raise HarnessError(f"{what} is not JSON ({exc}); e.g. {example}") from None
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from tests.e2e.upload_pipeline.client import PipelineClient
+    localstack, stacks = _running()
+    targets = Targets(localstack, stacks)
+    kind, target, what = args.kind, args.target, args.what
+    if kind == "queue":
+        sqs = localstack.client("sqs")
+        url = targets.resolve(target, "AWS::SQS::Queue", "queue")
+        if not url.startswith("http"):
+            url = sqs.get_queue_url(QueueName=url)["QueueUrl"]
+        message_id = sqs.send_message(QueueUrl=url, MessageBody=what)["MessageId"]
+        print(f"sent to {url} → message {message_id}")
+    elif kind == "topic":
+        arn = targets.resolve(target, "AWS::SNS::Topic", "topic")
+        message_id = localstack.client("sns").publish(TopicArn=arn, Message=what)["MessageId"]
+        print(f"published to {arn} → message {message_id}")
+    elif kind == "bus":
+        bus = targets.resolve(target, "AWS::Events::EventBus", "bus")
+        detail = _json_arg(what, "the event's detail", "'{\"orderId\": \"o-1\"}'")
+        if not isinstance(detail, dict):
+            raise HarnessError("an EventBridge event's detail must be a JSON object, e.g. "
+                               "'{\"orderId\": \"o-1\"}'")
+        result = localstack.client("events").put_events(Entries=[{
+            "EventBusName": bus, "Source": args.source, "DetailType": args.detail_type,
+            "Detail": json.dumps(detail)}])
+        entry = result["Entries"][0]
+        if "EventId" not in entry:
+            raise HarnessError(f"the bus refused the event: {entry.get('ErrorCode')}: "
+                               f"{entry.get('ErrorMessage')}")
+        print(f"put on bus {bus} (source {args.source}, detail-type {args.detail_type}) → "
+              f"event {entry['EventId']}")
+    elif kind == "api":
+        from harness.deploy import DeployedStack
+        from harness.deploy.deployer import DeployedApp
 
-    localstack, outputs = _running_pipeline()
-    client = PipelineClient(localstack, outputs)
-    sent = time.time()
-    if args.kind == "upload":
-        path = Path(args.what)
-        if not path.is_file():
-            raise HarnessError(f"{path} is not a file: `lsh send upload` takes a file to upload")
-        key = args.key or path.name
-        client.upload(key, path.read_bytes())
-        print(f"uploaded {path} as s3://{outputs['BucketName']}/{key}")
-        if args.no_follow:
-            return 0
-        item = client.wait_for_upload(key, "CONFIRMED", timeout=args.timeout)
-    else:
+        deployed = DeployedApp({name: DeployedStack(name, outputs, "DEPLOYED", False)
+                                for name, outputs in stacks.items()},
+                               localstack.endpoint_url, {}, localstack=localstack)
+        url = deployed.api_url(target)
+        request = urllib.request.Request(url, data=what.encode(), method=args.method, headers={
+            "Content-Type": "application/json",
+            **({"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {})})
         try:
-            body = json.loads(args.what)
-        except ValueError as exc:
-            raise HarnessError(f"not JSON: {exc}; e.g. "
-                               "'{\"type\": \"order.created\", \"payload\": {\"id\": 1}}'") from None
-        if args.kind == "api":
-            resp = client.post_api(body, idempotency_key=args.idempotency_key)
-            print(f"POST {client.api_url()} → {resp.status} {json.dumps(resp.body)}")
-            if resp.status != 202:
-                return 1
-            event_id = resp.event_id
-        else:
-            event_id = client.put_bus_event(body)
-            print(f"put on bus {outputs['EventBusName']} → event {event_id}")
-        if args.no_follow:
-            return 0
-        item = client.wait_for_status(event_id, "CONFIRMED", timeout=args.timeout)
-    print(f"event {item['event_id']}: {item['status']} (received {item['received_at']}, "
-          f"confirmed {item.get('confirmed_at')}, {1000 * (time.time() - sent):.0f} ms after sending)")
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                status, body = resp.status, resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, exc.read().decode(errors="replace")
+        print(f"{args.method} {url} → {status} {body}")
+        return 0 if status < 400 else 1
+    elif kind == "upload":
+        bucket = targets.resolve(target, "AWS::S3::Bucket", "bucket")
+        path = Path(what)
+        if not path.is_file():
+            raise HarnessError(f"{path} is not a file: `lsh send upload BUCKET FILE` uploads a file")
+        key = args.key or path.name
+        localstack.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        print(f"uploaded {path} as s3://{bucket}/{key}")
+    elif kind == "invoke":
+        name = targets.resolve(target, "AWS::Lambda::Function", "function")
+        _json_arg(what, "the invocation's payload", "'{\"orderId\": \"o-1\"}'")
+        resp = localstack.client("lambda").invoke(FunctionName=name, Payload=what.encode())
+        payload = resp["Payload"].read().decode(errors="replace")
+        print(f"invoked {name} → {resp.get('FunctionError') or 'ok'}: {payload}")
+        return 1 if resp.get("FunctionError") else 0
+    print("follow it with `lsh trace <an id or any text of the event>`")
     return 0
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    from harness.trace import PipelineTracer
+    from harness.trace import Tracer
 
-    localstack, outputs = _running_pipeline()
-    print(PipelineTracer(localstack, outputs).trace(args.needle).render())
+    localstack, stacks = _running()
+    names = args.stack or list(stacks)
+    if not names:
+        raise HarnessError("no deployed stack to trace through: run `lsh up` with your app")
+    print(Tracer.for_stacks(localstack, names).trace(args.needle).render())
     return 0
 
 
@@ -174,31 +272,32 @@ def cmd_image(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lsh", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, func, helptext in (
-        ("up", cmd_up, "start LocalStack and keep it running in the foreground"),
-        ("demo", cmd_demo, "run the demo end to end and report what happened"),
-        ("prepare", cmd_prepare, "build the cached LocalStack and Lambda virtualenvs"),
-    ):
-        p = sub.add_parser(name, help=helptext)
-        p.set_defaults(func=func)
-        if name != "prepare":
-            p.add_argument("--backend", help="embedded (default), external or testcontainers "
-                                             "[LSH_BACKEND]")
-            p.add_argument("--endpoint", help="endpoint for --backend external [LSH_ENDPOINT]")
-            p.add_argument("--port", type=int, default=4566 if name == "up" else None,
-                           help="loopback port for the embedded and testcontainers backends "
-                                "[LSH_PORT]")
-        if name == "up":
-            p.add_argument("--no-deploy", action="store_true",
-                           help="only start LocalStack; do not deploy the reference pipeline")
-    send = sub.add_parser("send", help="send an event to the pipeline of a running `lsh up`")
+    up = sub.add_parser("up", help="start LocalStack, deploy your CDK app, keep it running")
+    up.set_defaults(func=cmd_up)
+    up.add_argument("--backend", help="embedded (default), external or testcontainers [LSH_BACKEND]")
+    up.add_argument("--endpoint", help="endpoint for --backend external [LSH_ENDPOINT]")
+    up.add_argument("--port", type=int, default=None,
+                    help=f"loopback port [LSH_PORT; default {DEFAULT_UP_PORT}]")
+    up.add_argument("--app", help="folder holding the app's cdk.json (default: the current one)")
+    up.add_argument("--stack", action="append", help="deploy only this stack (repeatable)")
+    up.add_argument("--context", "-c", action="append", metavar="KEY=VALUE",
+                    help="CDK context value, as `cdk deploy -c` takes it (repeatable)")
+    up.add_argument("--no-deploy", action="store_true", help="only start LocalStack")
+    prepare = sub.add_parser("prepare", help="build the cached LocalStack and Lambda virtualenvs")
+    prepare.set_defaults(func=cmd_prepare)
+    send = sub.add_parser("send", help="send into the app of a running `lsh up`")
     send.set_defaults(func=cmd_send)
-    send.add_argument("kind", choices=["upload", "api", "bus"])
-    send.add_argument("what", help="a file (upload) or a JSON event body (api, bus)")
-    send.add_argument("--key", help="object key for an upload (default: the file's name)")
-    send.add_argument("--idempotency-key", help="Idempotency-Key header for an api event")
-    send.add_argument("--no-follow", action="store_true", help="do not wait for CONFIRMED")
-    send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
+    send.add_argument("kind", choices=["queue", "topic", "bus", "api", "upload", "invoke"])
+    send.add_argument("target", help="queue/topic/bus/bucket/function: a URL, ARN or name, a "
+                                     "stack output's name, or a logical id; api: the URL path")
+    send.add_argument("what", help="message body (queue, topic), the event's detail as JSON "
+                                   "(bus), request body (api), a file (upload), payload (invoke)")
+    send.add_argument("--source", default="lsh.send", help="bus: the event's source (lsh.send)")
+    send.add_argument("--detail-type", default="lsh.send",
+                      help="bus: the event's detail-type (lsh.send)")
+    send.add_argument("--method", default="POST", help="api: the HTTP method (POST)")
+    send.add_argument("--idempotency-key", help="api: an Idempotency-Key header")
+    send.add_argument("--key", help="upload: the object key (default: the file's name)")
     img = sub.add_parser("image", help="the LocalStack Docker image (testcontainers backend, "
                                        "docker-compose.yml)")
     img.set_defaults(func=cmd_image)
@@ -207,12 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
                                              "exists; prints its tag")
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
     img_sub.add_parser("prune", help="remove this project's older LocalStack images")
-    trace = sub.add_parser("trace", help="where an event is in the pipeline of a running `lsh up`: "
-                                         "way in, SNS publish, queues, DLQs, Lambda logs, table, "
-                                         "notification published")
+    trace = sub.add_parser("trace", help="where an event is in the app of a running `lsh up`: "
+                                         "topics, queues, DLQs, function logs, tables, executions")
     trace.set_defaults(func=cmd_trace)
-    trace.add_argument("needle", help="an event id (s3-…, api-…, bus-…) or any text in the event, "
-                                      "e.g. an object key")
+    trace.add_argument("needle", help="an id or any text of the event, e.g. an object key")
+    trace.add_argument("--stack", action="append", help="only this stack's resources (repeatable)")
     return parser
 
 

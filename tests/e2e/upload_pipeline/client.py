@@ -148,9 +148,9 @@ class PipelineClient:
 
     def trace(self, needle: str) -> str:
         """Where the event (an id, or any marker in it) is now, stage by stage."""
-        from harness.trace import PipelineTracer
+        from tests.e2e.upload_pipeline.trace import pipeline_tracer
 
-        return PipelineTracer(self.localstack, self.outputs).trace(needle).render()
+        return pipeline_tracer(self.localstack, self.outputs).trace(needle).render()
 
     def queue_depth(self, queue_output: str) -> dict[str, int]:
         return queue_depth(self.sqs, self.outputs[queue_output])

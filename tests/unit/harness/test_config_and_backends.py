@@ -52,6 +52,22 @@ def test_external_backend_without_any_endpoint_says_how(monkeypatch):
         ExternalBackend().start()
 
 
-def test_cli_up_defaults_to_port_4566():
-    args = build_parser().parse_args(["up"])
-    assert args.port == 4566 and args.func.__name__ == "cmd_up"
+def test_cli_up_defaults_to_port_4566_unless_lsh_port_says(monkeypatch):
+    from harness.cli import _backend_from_args
+
+    args = build_parser().parse_args(["up", "--no-deploy"])
+    assert args.func.__name__ == "cmd_up"
+    monkeypatch.delenv("LSH_PORT", raising=False)
+    assert _backend_from_args(args, default_port=4566).port == 4566
+    monkeypatch.setenv("LSH_PORT", "4599")
+    assert _backend_from_args(args, default_port=4566).port == 4599
+    args = build_parser().parse_args(["up", "--port", "4600"])
+    assert _backend_from_args(args, default_port=4566).port == 4600
+
+
+def test_cli_up_without_a_cdk_json_names_the_fix(tmp_path, capsys):
+    from harness.cli import main
+
+    assert main(["up", "--app", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"no cdk.json in {tmp_path}" in err and "--no-deploy" in err

@@ -13,7 +13,7 @@ import pytest
 
 from harness.sns_log import (PublishLogPage, PublishRecord, SnsPublishLog,
                              SnsPublishLogUnavailable)
-from harness.trace import PipelineTracer
+from harness.trace.stages import TopicPublished
 
 
 RECORD = {
@@ -150,38 +150,47 @@ class _FakeLog:
         return self.page
 
 
-def _tracer(log) -> PipelineTracer:
-    tracer = PipelineTracer.__new__(PipelineTracer)
-    tracer.outputs = {"TopicArn": RECORD["topic_arn"]}
-    tracer.sns_log = log
-    return tracer
+def _stage(log, terms=("api-1",)):
+    """The generic TopicPublished stage, asked with a fake log and the given needles."""
+    from harness.trace import TraceContext
+
+    ctx = TraceContext(localstack=None, needle=terms[0], needles=set(terms), facts={"sns_log": log})
+    return TopicPublished("SNS publish", RECORD["topic_arn"]).probe(ctx)
 
 
 def test_trace_stage_reached_names_the_message_and_time():
     page = PublishLogPage.from_json({"records": [RECORD], "capacity": 5, "held": 1, "total": 1,
                                      "dropped": 0})
     log = _FakeLog(page)
-    stage = _tracer(log)._published("SNS publish", "TopicArn", ["api-1"])
+    stage = _stage(log)
     assert stage.reached is True and stage.at == "2023-11-14T22:13:20.123+00:00"
-    assert "message m-1 to orders (via s3" in stage.detail and "1 subscription)" in stage.detail
+    assert "message m-1 to orders (via s3" in stage.detail
+    assert "handed to 1 subscription," in stage.detail  # a hand-off, not a delivery
     assert log.calls == [{"topic_arn": RECORD["topic_arn"], "contains": ["api-1"]}]
 
 
 def test_trace_stage_not_reached_or_unknown():
     empty = PublishLogPage([], capacity=5, held=2, total=2, dropped=0)
-    stage = _tracer(_FakeLog(empty))._published("SNS publish", "TopicArn", ["x"])
+    stage = _stage(_FakeLog(empty), ("x",))
     assert stage.reached is False and "no message published to orders" in stage.detail
     window = PublishLogPage([], capacity=5, held=5, total=9, dropped=4)
-    stage = _tracer(_FakeLog(window))._published("SNS publish", "TopicArn", ["x"])
+    stage = _stage(_FakeLog(window), ("x",))
     assert stage.reached is None and "4 older ones were dropped" in stage.detail
     absent = _FakeLog(error=SnsPublishLogUnavailable("LocalStack at X has no SNS publish log"))
-    stage = _tracer(absent)._published("SNS publish", "TopicArn", ["x"])
+    stage = _stage(absent, ("x",))
     assert stage.reached is None and stage.detail == (
         "cannot tell: LocalStack at X has no SNS publish log")
 
 
 def test_publish_terms_cover_each_way_in():
-    terms = PipelineTracer._publish_terms
+    from harness.trace import TraceContext
+    from tests.e2e.upload_pipeline.trace import publish_terms
+
+    def terms(needle, item):
+        ctx = TraceContext(None, needle, {needle} | ({item["event_id"]} if item else set()),
+                           facts={"item": item})
+        return publish_terms(ctx)
+
     assert '"abc-123"' in terms("bus-abc-123", None)
     assert '"o-1"' in terms("bus-o-1", {"event_id": "bus-o-1"})
     assert "o-1" not in terms("bus-o-1", None)
