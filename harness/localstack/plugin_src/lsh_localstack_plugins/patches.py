@@ -413,6 +413,9 @@ def apply_all() -> None:
     in_memory_internal_clients()
     batch_sqs_cloudwatch_metrics()
     lean_request_log()
+    from lsh_localstack_plugins import events_replay
+
+    events_replay.apply()  # StartReplay and replayed events, when LocalStack loads EventBridge
     # fast_moto_item_copies() is applied by our moto DynamoDB provider when it loads (moto's
     # import is not worth paying at start-up when no table is used), and so is
     # cache_moto_method_names()
