@@ -35,6 +35,8 @@ _LAZY = {
     **dict.fromkeys(["fire", "ConcurrencyReport", "Outcome"], "harness.concurrency"),
     **dict.fromkeys(["Tracer", "Trace", "Stage", "TraceContext"], "harness.trace"),
     **dict.fromkeys(["CdkApp", "DeployError", "DeployedStack", "deploy_app"], "harness.deploy"),
+    **dict.fromkeys(["never", "never_async", "NeverViolated"], "harness.waits"),
+    **dict.fromkeys(["BusTap", "TopicTap"], "harness.taps"),
 }
 
 
