@@ -1,0 +1,1 @@
+"""What the order-routing functions share: the event and message models, AWS clients."""

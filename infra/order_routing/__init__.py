@@ -1,0 +1,2 @@
+"""The order-routing app (seed 001): a custom EventBridge bus routing order, inventory,
+notification and workflow events to their processors (see :mod:`infra.order_routing.stack`)."""
