@@ -67,13 +67,15 @@ class BusTap:
     handled them (``events``: the full envelopes, ``id``, ``source``, ``detail-type``,
     ``detail``, ...).
 
-    The tap is one more rule on the bus (pattern :data:`ALL_EVENTS`) whose target is a FIFO
-    queue of its own (one message group, so order is kept); a bus hands an event to every
+    The tap is one more rule on the bus (``bus``: a name or an ARN; ``pattern``: default
+    :data:`ALL_EVENTS`, or any event pattern to keep only what it matches) whose target is a
+    FIFO queue of its own (one message group, so order is kept); a bus hands an event to every
     matching rule, so the app's own rules and targets see the same events as before.
     Use as a context manager, or call :meth:`close` to remove the rule and the queue.
     """
 
-    def __init__(self, localstack: LocalStack, bus: str = "default"):
+    def __init__(self, localstack: LocalStack, bus: str = "default",
+                 pattern: dict[str, Any] | None = None):
         self.bus = bus
         self.sqs = localstack.client("sqs")
         self.eventbridge = localstack.client("events")
@@ -84,8 +86,8 @@ class BusTap:
         queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.rule_arn = self.eventbridge.put_rule(
-            Name=self.name, EventBusName=bus, EventPattern=json.dumps(ALL_EVENTS),
-            State="ENABLED", Description="harness BusTap: every event, in order")["RuleArn"]
+            Name=self.name, EventBusName=bus, EventPattern=json.dumps(pattern or ALL_EVENTS),
+            State="ENABLED", Description="harness BusTap: events in order")["RuleArn"]
         self.sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={
             "Policy": json.dumps(_queue_policy(queue_arn, self.rule_arn))})
         self.eventbridge.put_targets(Rule=self.name, EventBusName=bus, Targets=[{
