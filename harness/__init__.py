@@ -37,6 +37,7 @@ _LAZY = {
     **dict.fromkeys(["CdkApp", "DeployError", "DeployedStack", "deploy_app"], "harness.deploy"),
     **dict.fromkeys(["never", "never_async", "NeverViolated"], "harness.waits"),
     **dict.fromkeys(["BusTap", "TopicTap"], "harness.taps"),
+    **dict.fromkeys(["check_pattern", "assert_pattern", "PatternMismatch"], "harness.patterns"),
 }
 
 
