@@ -247,15 +247,15 @@ def handler(event, context):
     assert module_file.endswith("/python/lsh_layer_mod.py")
 
 
-def test_non_python_runtime_fails_with_a_reason(create_function, lambda_client,
+def test_unsupported_runtime_fails_with_a_reason(create_function, lambda_client,
                                                  settled_function_config):
-    name = create_function({"index.js": "exports.handler = async () => 1;\n"},
-                           runtime="nodejs20.x", expect_active=False)
+    name = create_function({"index.rb": "def handler(event:, context:) = 1\n"},
+                           runtime="ruby3.3", expect_active=False)
 
     config = settled_function_config(name)
 
     assert config["State"] == "Failed"
-    assert "nodejs20.x" in config["StateReason"]
+    assert "ruby3.3" in config["StateReason"]
     assert "python" in config["StateReason"]
     with pytest.raises(lambda_client.exceptions.ResourceConflictException):
         lambda_client.invoke(FunctionName=name, Payload=b"{}")

@@ -381,6 +381,9 @@ class Bridge:
     def __init__(self, cfg):
         self.timeout = float(cfg["timeout"])
         self.python = cfg["python"]
+        # the runtime's command line before "<bridge pid> <code dir> <handler>": awslambdaric
+        # through RUNTIME_SHIM, or node_runtime.js for nodejs functions (first item: a full path)
+        self.runtime_command = cfg.get("runtime_command") or [self.python, "-c", RUNTIME_SHIM]
         self.handler = cfg["handler"]
         self.code_dir = cfg["code_dir"]
         self.version = cfg.get("function_version") or "$LATEST"
@@ -429,8 +432,8 @@ class Bridge:
         read_fd, write_fd = os.pipe()
         try:
             pid = os.posix_spawn(
-                self.python,
-                [self.python, "-c", RUNTIME_SHIM, str(os.getpid()), self.code_dir, self.handler],
+                self.runtime_command[0],
+                [*self.runtime_command, str(os.getpid()), self.code_dir, self.handler],
                 env,
                 file_actions=[
                     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),

@@ -3,16 +3,19 @@
 Selected with ``LAMBDA_RUNTIME_EXECUTOR=process``. Each execution environment is one ``bridge.py``
 process run by the function Python named by ``LSH_FUNCTION_PYTHON`` (a venv holding
 ``awslambdaric`` and ``boto3``, like AWS's Python runtimes); the bridge runs AWS's runtime
-interface client with the function's code. Python runtimes (``python3.x``) only; no Docker.
+interface client with the function's code; for ``nodejs*`` runtimes the bridge runs
+``node_runtime.js`` on the machine's ``node`` instead (see docs/node-functions.md). No Docker.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,10 +32,14 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from lsh_localstack_plugins.lambda_executor.node_sdk import NodeSdkError, resolve_node_modules
+
 LOG = logging.getLogger(__name__)
 
 FUNCTION_PYTHON_ENV = "LSH_FUNCTION_PYTHON"
+FUNCTION_NODE_ENV = "LSH_FUNCTION_NODE"
 BRIDGE_PATH = Path(__file__).with_name("bridge.py")
+NODE_RUNTIME_PATH = Path(__file__).with_name("node_runtime.js")
 READY_PREFIX = "LSH-BRIDGE-READY"
 
 # LocalStack-internal variables the function must not see (its own variables are kept).
@@ -69,15 +76,94 @@ def _check_runtime(function_version: FunctionVersion) -> None:
     cfg = function_version.config
     if cfg.package_type != PackageType.Zip:
         raise LambdaRuntimeException(
-            "The 'process' Lambda executor runs only .zip functions with a python3.x runtime; "
-            f"package type {cfg.package_type} (container image) is not supported"
+            "The 'process' Lambda executor runs only .zip functions with a python3.x or nodejs "
+            f"runtime; package type {cfg.package_type} (container image) is not supported"
         )
     runtime = str(cfg.runtime or "")
-    if not runtime.startswith("python3"):
+    if not (runtime.startswith("python3") or _is_node(runtime)):
         raise LambdaRuntimeException(
-            f"The 'process' Lambda executor runs only python3.x runtimes; runtime '{runtime}' "
-            "is not supported"
+            f"The 'process' Lambda executor runs only python3.x and nodejs runtimes; runtime "
+            f"'{runtime}' is not supported"
         )
+
+
+def _is_node(runtime: object) -> bool:
+    return str(runtime or "").startswith("nodejs")
+
+
+def _function_node() -> str:
+    """The ``node`` that runs nodejs functions: ``$LSH_FUNCTION_NODE``, else ``node`` on PATH."""
+    node = os.environ.get(FUNCTION_NODE_ENV) or shutil.which("node")
+    if not node or not os.access(node, os.X_OK):
+        raise LambdaRuntimeException(
+            "The 'process' Lambda executor runs nodejs functions with the machine's node and "
+            f"found none: install Node.js (18 or later) or set {FUNCTION_NODE_ENV} to a node binary"
+        )
+    return node
+
+
+def _node_runtime_command(node: str) -> list[str]:
+    """node_runtime.js under ``setpriv --pdeathsig KILL`` (dies with its bridge, as the Python
+    runtime does through prctl) when util-linux's setpriv is there."""
+    command = [node, str(NODE_RUNTIME_PATH)]
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", *command] if setpriv else command
+
+
+@functools.lru_cache(maxsize=None)
+def _interpreter_version(executable: str, node: bool) -> str:
+    """``3.11`` / ``20.20.2``: the version the functions really run on (asked once)."""
+    code = ["-p", "process.versions.node"] if node else [
+        "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    try:
+        out = subprocess.run([executable, *code], capture_output=True, text=True, timeout=30)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+_noted_functions: set[str] = set()
+
+
+def _note_interpreter(function_version: FunctionVersion, executable: str) -> str | None:
+    """Say once per function when it runs on another interpreter version than it declares."""
+    runtime = str(function_version.config.runtime or "")
+    node = _is_node(runtime)
+    real = _interpreter_version(executable, node)
+    declared = runtime[len("nodejs"):].split(".")[0] if node else runtime[len("python"):]
+    same = real.split(".")[0] == declared if node else real == declared
+    if same:
+        return None
+    message = (
+        f"Lambda function {function_version.id.function_name} declares {runtime} and runs on "
+        f"{'node' if node else 'Python'} {real} ({executable}): the 'process' executor runs "
+        "functions on the machine's interpreter"
+    )
+    key = function_version.id.unqualified_arn()
+    if key not in _noted_functions:
+        _noted_functions.add(key)
+        LOG.warning("%s", message)
+    return message
+
+
+def _node_modules() -> Path:
+    try:
+        return resolve_node_modules(os.environ.get(FUNCTION_PYTHON_ENV), LOG.info)
+    except NodeSdkError as e:
+        raise LambdaRuntimeException(str(e)) from e
+
+
+def _node_path(runtime: str, code_dir: str, layer_dirs: list[str]) -> str:
+    """AWS: /opt/nodejs/node<major>/node_modules:/opt/nodejs/node_modules:
+    /var/runtime/node_modules:/var/runtime:/var/task (layers in /opt, the SDK in /var/runtime)."""
+    major = runtime[len("nodejs"):].split(".")[0]
+    found = [
+        os.path.join(d, "nodejs", sub, "node_modules")
+        for d in reversed(layer_dirs)
+        for sub in (f"node{major}", "")
+    ]
+    dirs = [os.path.normpath(d) for d in found if os.path.isdir(d)]
+    return os.pathsep.join(dirs + [str(_node_modules()), code_dir])
 
 
 def _gateway_host() -> str:
@@ -103,8 +189,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
 
     def start(self, env_vars: dict[str, str]) -> None:
         python = _function_python()
-        self.executor_endpoint.start()
         cfg = self.function_version.config
+        node = _function_node() if _is_node(cfg.runtime) else None
+        self.executor_endpoint.start()
         # normally done by prepare_version already (then a cheap check); also covers a code
         # cache that went away since
         cfg.code.prepare_for_execution()
@@ -121,8 +208,10 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             "function_version": self.function_version.id.qualifier,
             "runtime_endpoint": env_vars.get("LOCALSTACK_RUNTIME_ENDPOINT")
             or self.get_runtime_endpoint(),
-            "env": self._function_env(env_vars, python, code_dir, layer_dirs),
+            "env": self._function_env(env_vars, node or python, code_dir, layer_dirs),
         }
+        if node:
+            bridge_config["runtime_command"] = _node_runtime_command(node)
         self._launch(bridge_config)
 
     def _launch(self, bridge_config: dict) -> None:
@@ -332,6 +421,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         if "PATH" not in own:  # AWS: /var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin
             path = [os.path.dirname(python), "/usr/local/bin", "/usr/bin", "/bin"]
             env["PATH"] = os.pathsep.join(path + layer_subdirs("bin"))
+        if _is_node(cfg.runtime) and "NODE_PATH" not in own:
+            env["NODE_PATH"] = _node_path(str(cfg.runtime), code_dir, layer_dirs)
         # Layers: AWS extracts them into /opt in order (a later layer overwrites an earlier one)
         # and puts /opt/python/lib/pythonX.Y/site-packages and /opt/python on sys.path.
         python_path = []
@@ -362,7 +453,13 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
     @classmethod
     def prepare_version(cls, function_version: FunctionVersion) -> None:
         _check_runtime(function_version)
-        _function_python()
+        python = _function_python()
+        if _is_node(function_version.config.runtime):
+            node = _function_node()
+            _node_modules()  # installs the SDK on the first Node function (once per machine)
+            _note_interpreter(function_version, node)
+        else:
+            _note_interpreter(function_version, python)
         cfg = function_version.config
         if cfg.code:
             cfg.code.prepare_for_execution()

@@ -1,0 +1,268 @@
+"""Node.js functions in the ``process`` Lambda executor, end to end through LocalStack's Lambda API.
+
+Each function runs for real on the machine's ``node`` with our runtime interface client
+(``node_runtime.js``) behind the same bridge as the Python functions; the assertions look at what
+a client of AWS Lambda sees: results, error shapes, timeouts, CloudWatch Logs, an SQS event
+source, and the AWS SDK for JavaScript v3 reaching LocalStack from inside a function.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from harness.probes import queue_depth
+from harness.waits import eventually
+
+pytestmark = pytest.mark.integration
+
+RUNTIME = "nodejs20.x"
+
+ECHO_CONTEXT = """
+exports.handler = async (event, context) => {
+  console.log('echo', event.marker);
+  return {
+    event,
+    requestId: context.awsRequestId,
+    functionName: context.functionName,
+    remainingMs: context.getRemainingTimeInMillis(),
+    cwd: process.cwd(),
+    taskRoot: process.env.LAMBDA_TASK_ROOT,
+    executionEnv: process.env.AWS_EXECUTION_ENV,
+    runtimeApi: process.env.AWS_LAMBDA_RUNTIME_API,
+    ownVar: process.env.LSH_OWN_VAR,
+    localstackVars: Object.keys(process.env).filter((k) => k.startsWith('LOCALSTACK_RUNTIME')),
+    node: process.versions.node,
+  };
+};
+"""
+
+
+def create_node_function(create_function, code: str | dict[str, str], **kwargs) -> str:
+    files = {"index.js": code} if isinstance(code, str) else code
+    kwargs.setdefault("runtime", RUNTIME)
+    return create_function(files, **kwargs)
+
+
+def test_invoke_returns_the_result_with_lambda_context(create_function, invoke_function):
+    name = create_node_function(create_function, ECHO_CONTEXT,
+                                Environment={"Variables": {"LSH_OWN_VAR": "mine"}})
+
+    result = invoke_function(name, {"marker": "m1"})
+
+    assert result.function_error is None, result.raw
+    body = result.payload
+    assert body["event"] == {"marker": "m1"}
+    assert body["functionName"] == name
+    assert body["requestId"] == result.response["ResponseMetadata"]["RequestId"]
+    assert 0 < body["remainingMs"] <= 10_000
+    assert body["cwd"] == body["taskRoot"]
+    assert body["executionEnv"] == "AWS_Lambda_nodejs20.x"
+    assert body["runtimeApi"].startswith("127.0.0.1:")
+    assert body["ownVar"] == "mine"
+    assert body["localstackVars"] == []
+    assert f"\t{body['requestId']}\tINFO\techo m1" in result.log_tail
+    # warm: the same environment answers the next invocation
+    again = invoke_function(name, {"marker": "m2"})
+    assert again.payload["event"] == {"marker": "m2"}
+
+
+def test_callback_and_es_module_handlers(create_function, invoke_function):
+    callback = create_node_function(create_function, """
+exports.handler = (event, context, callback) => {
+  setTimeout(() => callback(null, {doubled: event.n * 2}), 10);
+};
+""")
+    esm = create_node_function(create_function, {"app.mjs": """
+export const handler = async (event) => ({ esm: true, n: event.n });
+"""}, handler="app.handler")
+
+    assert invoke_function(callback, {"n": 21}).payload == {"doubled": 42}
+    assert invoke_function(esm, {"n": 5}).payload == {"esm": True, "n": 5}
+
+
+def test_thrown_error_has_aws_error_shape(create_function, invoke_function):
+    name = create_node_function(create_function, """
+class OrderError extends Error {
+  constructor(message) { super(message); this.name = 'OrderError'; }
+}
+exports.handler = async (event) => { throw new OrderError(`bad order ${event.order}`); };
+""")
+
+    result = invoke_function(name, {"order": 7})
+
+    assert result.status_code == 200
+    assert result.function_error == "Unhandled"
+    error = result.payload
+    assert error["errorType"] == "OrderError"
+    assert error["errorMessage"] == "bad order 7"
+    assert error["trace"][0] == "OrderError: bad order 7"
+    assert any("index.js" in frame for frame in error["trace"])
+    assert "ERROR\tInvoke Error \t" in result.log_tail
+    assert '"errorType":"OrderError"' in result.log_tail
+
+
+@pytest.mark.parametrize("files, handler, error_type, message_part", [
+    ({"index.js": "require('lsh-no-such-module');\nexports.handler = async () => 1;\n"},
+     "index.handler", "Runtime.ImportModuleError", "lsh-no-such-module"),
+    ({"index.js": "exports.handler = async () => 1;\n"}, "index.notThere",
+     "Runtime.HandlerNotFound", "index.notThere is undefined or not exported"),
+    ({"index.js": "exports.handler = async () => {;\n"}, "index.handler",
+     "Runtime.UserCodeSyntaxError", "SyntaxError"),
+    ({"index.js": "exports.handler = async () => 1;\n"}, "missing.handler",
+     "Runtime.ImportModuleError", "Cannot find module 'missing'"),
+], ids=["import-error", "missing-handler", "syntax-error", "missing-module"])
+def test_init_errors_have_aws_error_shape(create_function, invoke_function, files, handler,
+                                          error_type, message_part):
+    name = create_node_function(create_function, files, handler=handler)
+
+    for _ in range(2):  # the init is retried on every invocation
+        result = invoke_function(name, {})
+        assert result.function_error == "Unhandled"
+        assert result.payload["errorType"] == error_type, result.raw
+        assert message_part in result.payload["errorMessage"]
+
+
+def test_timeout_is_enforced_and_the_next_invocations_work(create_function, invoke_function):
+    name = create_node_function(create_function, """
+exports.handler = async (event) => {
+  console.log('started', event.marker);
+  await new Promise((resolve) => setTimeout(resolve, (event.sleep || 0) * 1000));
+  return event.marker;
+};
+""", timeout=1)
+
+    timed_out = invoke_function(name, {"marker": "slow", "sleep": 20})
+
+    assert timed_out.function_error == "Unhandled"
+    assert timed_out.payload["errorType"] == "Sandbox.Timedout"
+    assert timed_out.payload["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert timed_out.seconds < 6, "the function timeout (1 s) was not enforced"
+    assert "started slow" in timed_out.log_tail
+    for marker in ("first", "second"):
+        result = invoke_function(name, {"marker": marker})
+        assert result.function_error is None, result.raw
+        assert result.payload == marker
+
+
+def test_uncaught_exception_and_exit_are_reported_and_recovered(create_function, invoke_function):
+    name = create_node_function(create_function, """
+exports.handler = async (event) => {
+  if (event.exit) { console.log('about to exit'); process.exit(3); }
+  if (event.throwLater) { setTimeout(() => { throw new TypeError('late'); }, 5); await new Promise(() => {}); }
+  return 'alive';
+};
+""")
+
+    exited = invoke_function(name, {"exit": True})
+    assert exited.payload["errorType"] == "Runtime.ExitError", exited.raw
+    assert "exit status 3" in exited.payload["errorMessage"]
+    assert "about to exit" in exited.log_tail
+
+    thrown = invoke_function(name, {"throwLater": True})
+    assert thrown.function_error == "Unhandled"
+    assert thrown.payload["errorType"] == "TypeError", thrown.raw
+    assert thrown.payload["errorMessage"] == "late"
+
+    assert invoke_function(name, {}).payload == "alive"
+
+
+def test_function_output_reaches_cloudwatch_logs(create_function, invoke_function, logs_client):
+    name = create_node_function(create_function, """
+exports.handler = async (event, context) => {
+  console.log('printed', event.marker);
+  console.warn('warned %s', event.marker);
+  return context.awsRequestId;
+};
+""")
+    marker = uuid.uuid4().hex
+
+    request_id = invoke_function(name, {"marker": marker}).payload
+
+    def function_logs():
+        try:
+            events = logs_client.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs_client.exceptions.ResourceNotFoundException:
+            return None
+        text = "".join(e["message"] for e in events)
+        return text if f"REPORT RequestId: {request_id}" in text else None
+
+    text = eventually(function_logs, timeout=30, description="the function's log events")
+    assert f"{request_id}\tINFO\tprinted {marker}" in text
+    assert f"{request_id}\tWARN\twarned {marker}" in text
+    assert text.index(f"START RequestId: {request_id}") < text.index(f"printed {marker}") \
+        < text.index(f"END RequestId: {request_id}")
+
+
+def test_aws_sdk_v3_reaches_localstack(create_function, create_queue, invoke_function,
+                                        sqs_client):
+    queue_url, _ = create_queue("lsh-node-sdk")
+    name = create_node_function(create_function, """
+const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
+const sqs = new SQSClient({});
+exports.handler = async (event) => {
+  const sent = await sqs.send(new SendMessageCommand({ QueueUrl: event.queueUrl, MessageBody: event.body }));
+  return { messageId: sent.MessageId };
+};
+""", timeout=20)
+    body = uuid.uuid4().hex
+
+    result = invoke_function(name, {"queueUrl": queue_url, "body": body})
+
+    assert result.function_error is None, result.raw
+    messages = sqs_client.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"]
+    assert [(m["MessageId"], m["Body"]) for m in messages] == [(result.payload["messageId"], body)]
+
+
+def test_sqs_event_source_redrives_a_failing_message_to_the_dlq(
+        create_function, create_queue, lambda_client, sqs_client, logs_client):
+    dlq_url, dlq_arn = create_queue("lsh-node-dlq")
+    queue_url, queue_arn = create_queue(
+        "lsh-node-src", VisibilityTimeout="1",
+        RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}))
+    name = create_node_function(create_function, """
+exports.handler = async (event) => {
+  for (const record of event.Records) {
+    const body = JSON.parse(record.body);
+    console.log('processing', body.id);
+    if (body.poison) throw new Error('cannot process ' + body.id);
+  }
+  return {};
+};
+""")
+    mapping = lambda_client.create_event_source_mapping(EventSourceArn=queue_arn,
+                                                        FunctionName=name, BatchSize=1)
+    try:
+        eventually(lambda: lambda_client.get_event_source_mapping(UUID=mapping["UUID"])["State"]
+                   == "Enabled", timeout=30, description="the event source mapping is enabled")
+        good, poison = f"good-{uuid.uuid4().hex[:8]}", f"poison-{uuid.uuid4().hex[:8]}"
+        sqs_client.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"id": good}))
+        sqs_client.send_message(QueueUrl=queue_url,
+                                MessageBody=json.dumps({"id": poison, "poison": True}))
+
+        def dead_letters():
+            messages = sqs_client.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1,
+                                                  MaxNumberOfMessages=10).get("Messages", [])
+            return [json.loads(m["Body"]) for m in messages]
+
+        assert eventually(dead_letters, timeout=90, description="the poison message in the DLQ") \
+            == [{"id": poison, "poison": True}]
+
+        def processing_log():
+            try:
+                events = logs_client.filter_log_events(
+                    logGroupName=f"/aws/lambda/{name}")["events"]
+            except logs_client.exceptions.ResourceNotFoundException:
+                return None
+            text = "".join(e["message"] for e in events)
+            return text if text.count(f"processing {poison}") >= 2 else None
+
+        text = eventually(processing_log, timeout=30, description="both attempts in the logs")
+        assert f"processing {good}" in text
+        assert f"Error: cannot process {poison}" in text
+        eventually(lambda: queue_depth(sqs_client, queue_url) == {"visible": 0, "in_flight": 0},
+                   timeout=30, description="the source queue is empty")
+    finally:
+        lambda_client.delete_event_source_mapping(UUID=mapping["UUID"])
