@@ -15,7 +15,6 @@ inventory queue, and the workflow's ``ProcessInventory`` step. Stock never goes 
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from typing import Any
@@ -28,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from functions.order_routing.common.aws import client, table
-from functions.order_routing.common.events import InvalidEvent, kind_of, parse
+from functions.order_routing.common.events import InvalidEvent, kind_of, parse, parse_body
 from functions.order_routing.common.models import (InventoryAction, InventoryUpdated,
                                                    OrderNotFound, ReservationRejected,
                                                    ReservationRequest, ReservationResult,
@@ -114,8 +113,8 @@ def reserve_order(request: ReservationRequest) -> ReservationResult:
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        request = parse(ReservationRequest, json.loads(record.body), "inventory queue message")
-    except (ValueError, InvalidEvent) as exc:
+        request = parse_body(ReservationRequest, record.body, "inventory queue message")
+    except InvalidEvent as exc:
         log_rejected(logger, record, str(exc))
         raise
     result = reserve_order(request)

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from functions.order_routing.common.aws import client, table
-from functions.order_routing.common.events import InvalidEvent, kind_of, parse
+from functions.order_routing.common.events import InvalidEvent, kind_of, parse, parse_body
 from functions.order_routing.common.models import (OrderCompleted, OrderCreated, OrderNotFound,
                                                    ReservationRequest, ReservationResult,
                                                    WorkflowStep)
@@ -102,8 +102,8 @@ def reservation_result(result: ReservationResult) -> None:
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        result = parse(ReservationResult, json.loads(record.body), "order queue message")
-    except (ValueError, InvalidEvent) as exc:
+        result = parse_body(ReservationResult, record.body, "order queue message")
+    except InvalidEvent as exc:
         log_rejected(logger, record, str(exc))
         raise
     reservation_result(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -34,3 +35,13 @@ def parse(model: type[M], data: Any, what: str) -> M:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}"
                              for e in exc.errors())
         raise InvalidEvent(f"{what} rejected: {problems}") from None
+
+
+def parse_body(model: type[M], body: str, what: str) -> M:
+    """A queue message's body (JSON) as ``model``; an error names what is wrong with it."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise InvalidEvent(f"{what} rejected: the body is not JSON ({exc}): "
+                           f"{body[:80]!r}") from None
+    return parse(model, data, what)
