@@ -24,3 +24,20 @@ class LocalStackStartError(HarnessError):
 
 class LocalStackNotReachable(HarnessError):
     """An external LocalStack endpoint does not answer its health check."""
+
+
+class LocalStackDied(HarnessError):
+    """LocalStack exited while the harness still used it: how, when, its log's tail and path."""
+
+    def __init__(self, how: str, when: str, log_tail: str = "", log_path: str | None = None):
+        self.how, self.when, self.log_tail, self.log_path = how, when, log_tail, log_path
+        text = f"LocalStack exited ({how}) at {when}"
+        if log_path:
+            text += f"; its log is kept at {log_path}"
+        if log_tail:
+            text += f"\n--- last lines of LocalStack's log ---\n{log_tail}"
+        super().__init__(text)
+
+
+class SettingError(HarnessError):
+    """A setting (``LSH_*``, ``AWS_ENDPOINT_URL``, a command-line option) has a bad value."""

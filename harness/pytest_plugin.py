@@ -36,7 +36,7 @@ from harness.config import HarnessConfig
 from harness.deploy import CdkApp, deploy_app
 from harness.deploy.deployer import DeployedApp
 from harness.errors import HarnessError
-from harness.localstack import Backend, LocalStack, create_backend
+from harness.localstack import Backend, LocalStack, create_backend, kept_logs, leftovers, liveness
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -127,7 +127,7 @@ def localstack_settings() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def localstack_backend(pytestconfig: pytest.Config,
+def localstack_backend(pytestconfig: pytest.Config, request: pytest.FixtureRequest,
                        localstack_settings: dict[str, str]) -> Iterator[Backend]:
     shared = getattr(pytestconfig, "workerinput", {}).get("lsh_shared_endpoint")
     if shared:  # an xdist worker: the controller runs LocalStack for everyone
@@ -142,7 +142,35 @@ def localstack_backend(pytestconfig: pytest.Config,
     try:
         yield backend
     finally:
+        _keep_logs_if_failed(request.session, backend)
+        endpoint = getattr(getattr(backend, "localstack", None), "endpoint_url", None)
         backend.stop()
+        if endpoint:  # this session owned that LocalStack, and so its deploy lock
+            leftovers.deploy_lock_path(endpoint).unlink(missing_ok=True)
+
+
+def _keep_logs_if_failed(session: pytest.Session, backend: Backend) -> None:
+    """A failed, interrupted or crashed session keeps LocalStack's and the functions' logs."""
+    died = getattr(backend, "death", lambda: None)()
+    interrupted = getattr(session, "exitstatus", 0) == pytest.ExitCode.INTERRUPTED
+    if not (session.testsfailed or interrupted or died):
+        return
+    reason = ("LocalStack died" if died else "interrupted" if interrupted
+              else f"{session.testsfailed} failed test(s)")
+    folder = kept_logs.keep(backend, getattr(backend, "localstack", None), reason)
+    if folder is not None:
+        session.config.stash.setdefault(KEPT_LOGS, []).append((reason, folder))
+
+
+KEPT_LOGS = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Name the kept log folders (LocalStack's log, functions/*.log) of a failed session."""
+    for reason, folder in config.stash.get(KEPT_LOGS, []):
+        terminalreporter.write_sep("-", "localstack-e2e-harness: logs kept")
+        terminalreporter.write_line(f"{reason}: LocalStack's log and the functions' logs are kept "
+                                    f"in {folder} (localstack.log, functions/*.log)")
 
 
 @pytest.fixture(scope="session")
@@ -153,11 +181,12 @@ def localstack(pytestconfig: pytest.Config, localstack_backend: Backend) -> Iter
     ``eventually`` wait re-runs its check as soon as LocalStack changes something; set
     ``LSH_CHANGE_FEED=0`` to poll only."""
     handle = localstack_backend.start()
-    if not harness_config(pytestconfig).change_feed:
-        yield handle
-        return
-    with ChangeFeed(handle.endpoint_url) as feed, changes.activate(feed):
-        yield handle
+    with liveness.watching(handle):  # a waiting check fails at once if LocalStack dies
+        if not harness_config(pytestconfig).change_feed:
+            yield handle
+            return
+        with ChangeFeed(handle.endpoint_url) as feed, changes.activate(feed):
+            yield handle
 
 
 @pytest.fixture(scope="session")
@@ -183,8 +212,6 @@ def deploy(request: pytest.FixtureRequest) -> Callable[..., DeployedApp]:
     Deploys hold a lock per LocalStack, so xdist workers sharing one deploy one after the other
     (the first deploys, the others find nothing to change)."""
     import fcntl
-    import hashlib
-    import tempfile
 
     from harness.deploy.deployer import synth_in_background
 
@@ -196,8 +223,7 @@ def deploy(request: pytest.FixtureRequest) -> Callable[..., DeployedApp]:
         key = (app.fingerprint(localstack.region), tuple(app.stacks or ()))
         if key in deployed:
             return deployed[key]
-        name = hashlib.sha256(localstack.endpoint_url.encode()).hexdigest()[:12]
-        with open(Path(tempfile.gettempdir()) / f"lsh-deploy-{name}.lock", "w") as lock:
+        with open(leftovers.deploy_lock_path(localstack.endpoint_url), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             deployed[key] = deploy_app(localstack, app, synthesized=synthesized)
         return deployed[key]

@@ -33,6 +33,7 @@ from tenacity import (AsyncRetrying, RetryError, Retrying, retry_if_exception_ty
 from harness import changes
 from harness.changes import ChangeFeed
 from harness.errors import HarnessError
+from harness.localstack import liveness
 
 T = TypeVar("T")
 
@@ -115,6 +116,7 @@ class _Pacer:
         self.mark = feed.version if feed is not None else 0
 
     def before(self, _state: Any) -> None:
+        liveness.check()  # a dead LocalStack ends the wait at once, saying how and when it died
         if self.feed is not None:
             self._refill()
             self.tokens -= 1

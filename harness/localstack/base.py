@@ -4,14 +4,42 @@ from __future__ import annotations
 
 import abc
 import json
+import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
+
+from harness.errors import LocalStackDied
 
 DEFAULT_REGION = "us-east-1"
 TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+#: botocore settings read from the user's environment and files that the harness's clients
+#: ignore: no profile (``AWS_PROFILE=nosuch`` would fail every call), no config or credentials
+#: file (their values must not reach LocalStack, nor change how the harness talks to it)
+_IGNORED_SESSION_VARS = {
+    "profile": (None, None, None, None),
+    "config_file": (None, None, os.devnull, None),
+    "credentials_file": (None, None, os.devnull, None),
+}
+
+
+def harness_session(region: str):
+    """A boto3 session with the test credentials that ignores the user's AWS profile and files."""
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session(session_vars=_IGNORED_SESSION_VARS)
+    return boto3.session.Session(botocore_session=core, region_name=region, **TEST_CREDENTIALS)
+
+
+def client_config():
+    """Retries, timeouts: the same for every client and resource of the harness."""
+    from botocore.config import Config
+
+    return Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
+                  read_timeout=65)
 
 
 def fetch_health(endpoint_url: str, timeout: float = 2.0) -> dict[str, Any] | None:
@@ -37,25 +65,38 @@ class LocalStack:
     region: str = DEFAULT_REGION
     backend: str = "external"
     details: dict[str, Any] = field(default_factory=dict)
+    #: the backend's death check: the error to raise once this LocalStack has exited, else None
+    death: Callable[[], LocalStackDied | None] | None = field(default=None, repr=False,
+                                                             compare=False)
 
     @cached_property
     def session(self):
-        import boto3
+        return harness_session(self.region)
 
-        return boto3.session.Session(region_name=self.region, **TEST_CREDENTIALS)
+    def check_alive(self) -> None:
+        """Raise :class:`~harness.errors.LocalStackDied` (how and when, the log) if it exited."""
+        error = self.death() if self.death is not None else None
+        if error is not None:
+            raise error
+
+    def _watch(self, client):
+        # before every attempt (retries too): a dead LocalStack fails the call at once, with why
+        client.meta.events.register("before-send", lambda **_: self.check_alive())
+        return client
 
     def client(self, service_name: str, **kwargs: Any):
         """A boto3 client for ``service_name`` that talks to this LocalStack."""
-        from botocore.config import Config
-
         kwargs.setdefault("endpoint_url", self.endpoint_url)
-        kwargs.setdefault("config", Config(retries={"max_attempts": 2, "mode": "standard"},
-                                           connect_timeout=5, read_timeout=65))
-        return self.session.client(service_name, **kwargs)
+        kwargs.setdefault("config", client_config())
+        return self._watch(self.session.client(service_name, **kwargs))
 
     def resource(self, service_name: str, **kwargs: Any):
+        """A boto3 resource for ``service_name``, with the same retries and checks as clients."""
         kwargs.setdefault("endpoint_url", self.endpoint_url)
-        return self.session.resource(service_name, **kwargs)
+        kwargs.setdefault("config", client_config())
+        resource = self.session.resource(service_name, **kwargs)
+        self._watch(resource.meta.client)
+        return resource
 
     def health(self) -> dict[str, Any] | None:
         return fetch_health(self.endpoint_url)

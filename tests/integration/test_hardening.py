@@ -1,0 +1,239 @@
+"""Issue 11: the embedded LocalStack is reachable on loopback only, gets none of the user's
+secrets, its death is reported at once with its kept log, and dead runs leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.errors import LocalStackDied
+from harness.localstack import EmbeddedBackend, leftovers, liveness, processes
+from harness.waits import eventually
+from tests.integration.conftest import make_zip, unique
+
+REPO = Path(__file__).resolve().parents[2]
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def machine_addresses() -> list[str]:
+    """Every address of this machine's interfaces that is not loopback (IPv4 and IPv6)."""
+    out = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    found = []
+    for line in out.splitlines():
+        fields = line.split()
+        family, cidr = fields[2], fields[3]
+        address = cidr.split("/")[0]
+        if family in ("inet", "inet6") and address not in LOOPBACK:
+            if address.startswith("fe80:"):
+                address = f"{address}%{fields[1]}"  # link-local needs its interface
+            found.append(address)
+    return found
+
+
+def _hex_to_address(hex_address: str) -> str:
+    if len(hex_address) == 8:
+        return socket.inet_ntop(socket.AF_INET, bytes.fromhex(hex_address)[::-1])
+    raw = bytes.fromhex(hex_address)
+    return socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+
+
+def listening_sockets(pids: list[int]) -> list[tuple[str, int, int]]:
+    """(address, port, pid) of every listening TCP socket the processes ``pids`` hold."""
+    inodes: dict[str, int] = {}
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes[target[8:-1]] = pid
+        except OSError:
+            continue
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A: LISTEN
+                address, port = local.split(":")
+                found.append((_hex_to_address(address), int(port, 16), inodes[inode]))
+    return found
+
+
+def refused(address: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(socket.getaddrinfo(address, port, family)[0][4])
+        except (ConnectionRefusedError, OSError):
+            return True
+    return False
+
+
+def test_every_port_of_the_run_listens_on_loopback_only(localstack, create_function,
+                                                         invoke_function):
+    """LocalStack's gateway and each function's runtime API: bound to loopback, refused from
+    every other address of the machine."""
+    name = create_function("def handler(event, context):\n    return 'up'\n")
+    assert invoke_function(name).payload == "up"  # an execution environment is running now
+    pids = processes.pids_of_run(localstack.details["run_id"])
+    sockets = listening_sockets(pids)
+    gateway_port = int(localstack.endpoint_url.rsplit(":", 1)[1])
+    ports = {port for _, port, _ in sockets}
+    assert gateway_port in ports and len(ports) >= 2, sockets  # gateway + a runtime API at least
+    assert [s for s in sockets if s[0] not in LOOPBACK] == [], "listening beyond loopback"
+    others = machine_addresses()
+    assert others, "this machine has no non-loopback address to try"
+    reachable = [(a, p) for a in others for p in sorted(ports) if not refused(a, p)]
+    assert reachable == [], f"reachable from other addresses: {reachable}"
+
+
+SENTINEL = "LshSentinel7f3e"
+SECRET_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+               "AWS_SECURITY_TOKEN", "LOCALSTACK_AUTH_TOKEN", "GITHUB_TOKEN")
+ENV_HANDLER = """
+import os
+
+def handler(event, context):
+    return dict(os.environ)
+"""
+
+
+@pytest.fixture
+def sentinel_environment(tmp_path, monkeypatch):
+    """The user's shell full of credentials, a profile and AWS files, each holding SENTINEL."""
+    for name in SECRET_VARS:
+        monkeypatch.setenv(name, f"{SENTINEL}-{name}")
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    config.write_text(f"[default]\nregion = eu-west-3\naws_access_key_id = {SENTINEL}-cfg\n")
+    credentials.write_text(f"[default]\naws_access_key_id = {SENTINEL}-cred\n"
+                           f"aws_secret_access_key = {SENTINEL}-cred-secret\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")  # would fail every call with ProfileNotFound
+    monkeypatch.setenv("AWS_DEFAULT_PROFILE", "nosuch")
+
+
+def _files_holding(root: Path, needle: bytes) -> list[str]:
+    hits = []
+    for path in root.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
+                hits.append(str(path))
+        except OSError:
+            continue
+    return hits
+
+
+def test_no_secret_of_the_user_reaches_localstack_or_functions(sentinel_environment):
+    backend = EmbeddedBackend(progress=lambda _: None)
+    try:
+        localstack = backend.start()
+        lam = localstack.client("lambda")  # works despite AWS_PROFILE=nosuch
+        lam.create_function(FunctionName="env-dump", Runtime="python3.11", Handler="index.handler",
+                            Role="arn:aws:iam::000000000000:role/r",
+                            Code={"ZipFile": make_zip({"index.py": ENV_HANDLER})})
+        lam.get_waiter("function_active_v2").wait(FunctionName="env-dump",
+                                                  WaiterConfig={"Delay": 0.2})
+        function_env = json.loads(lam.invoke(FunctionName="env-dump")["Payload"].read())
+        assert SENTINEL not in json.dumps(function_env), function_env
+        assert "AWS_PROFILE" not in function_env and "AWS_CONFIG_FILE" not in function_env
+        pids = processes.pids_of_run(backend.run_id)
+        assert len(pids) >= 2, "LocalStack and the function's environment should be running"
+        for pid in pids:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert SENTINEL.encode() not in environ, processes.describe(pid)
+            assert b"AWS_PROFILE=" not in environ, processes.describe(pid)
+        leaked = (_files_holding(backend.run_dir, SENTINEL.encode())
+                  + _files_holding(backend.log_dir, SENTINEL.encode()))
+        assert leaked == [], f"files of the run holding a secret: {leaked}"
+    finally:
+        backend.stop()
+
+
+def test_sigkill_of_localstack_fails_the_next_call_and_a_waiting_check_at_once():
+    backend = EmbeddedBackend(progress=lambda _: None)
+    try:
+        localstack = backend.start()
+        sqs = localstack.client("sqs")
+        url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
+        with liveness.watching(localstack):
+            def nothing_yet():
+                sqs_checks = localstack.client("sqs")
+                assert sqs_checks.receive_message(QueueUrl=url).get("Messages")
+
+            killer = subprocess.Popen(["sh", "-c", f"sleep 0.5; kill -KILL {backend.process.pid}"])
+            started = time.monotonic()
+            with pytest.raises(LocalStackDied) as died:
+                eventually(nothing_yet, timeout=30)
+            waited = time.monotonic() - started
+            killer.wait()
+        assert waited < 3.5, f"the waiting check took {waited:.1f} s to notice"
+        message = str(died.value)
+        assert "LocalStack exited (signal SIGKILL) at " in message
+        log_path = Path(died.value.log_path)
+        assert str(log_path) in message and log_path.is_file()
+        started = time.monotonic()
+        with pytest.raises(LocalStackDied):
+            sqs.list_queues()
+        assert time.monotonic() - started < 1
+        with pytest.raises(LocalStackDied):
+            localstack.resource("s3").create_bucket(Bucket=unique("b"))
+    finally:
+        backend.stop()
+    assert not backend.run_dir.exists(), "the run folder is removed"
+    assert backend.kept_logs == log_path.parent and log_path.is_file(), "the log is kept"
+    import shutil
+    shutil.rmtree(log_path.parent)
+
+
+def test_clean_run_leaves_nothing():
+    before = {p.name for p in leftovers.temp_root().iterdir() if p.name.startswith("lsh-")}
+    backend = EmbeddedBackend(progress=lambda _: None)
+    with backend as localstack:
+        localstack.client("sqs").list_queues()
+        run_dir, log_dir = backend.run_dir, backend.log_dir
+        assert run_dir.is_dir() and log_dir.is_dir()
+    assert not run_dir.exists() and not log_dir.exists()
+    after = {p.name for p in leftovers.temp_root().iterdir() if p.name.startswith("lsh-")}
+    assert not {n for n in after - before if backend.run_id in n}
+
+
+KILLED_OWNER = textwrap.dedent('''
+    import time
+    from harness.localstack import EmbeddedBackend
+    backend = EmbeddedBackend(progress=lambda _: None)
+    backend.start()
+    print(backend.run_id, backend.run_dir, backend.log_dir, flush=True)
+    time.sleep(600)
+''')
+
+
+def test_sigkill_of_the_owner_leaves_no_process_and_the_next_start_sweeps_its_folder():
+    owner = subprocess.Popen([sys.executable, "-c", KILLED_OWNER], stdout=subprocess.PIPE,
+                             text=True, cwd=REPO)
+    try:
+        run_id, run_dir, log_dir = owner.stdout.readline().split()
+        owner.kill()
+        owner.wait(timeout=10)
+        eventually(lambda: processes.pids_of_run(run_id) == [], timeout=15,
+                   description="LocalStack follows its SIGKILLed owner")
+        assert Path(run_dir).is_dir(), "SIGKILL gives no chance to clean up"
+        removed = leftovers.sweep()
+        assert Path(run_dir) in removed and not Path(run_dir).exists()
+        assert Path(log_dir, "localstack.log").is_file(), "the interrupted run's log is kept"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+    import shutil
+    shutil.rmtree(log_dir, ignore_errors=True)
