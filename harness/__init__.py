@@ -40,6 +40,7 @@ _LAZY = {
                     "harness.stepfunctions"),
     **dict.fromkeys(["never", "never_async", "NeverViolated"], "harness.waits"),
     **dict.fromkeys(["BusTap", "TopicTap"], "harness.taps"),
+    **dict.fromkeys(["BusRoutes", "Route"], "harness.routing"),
     **dict.fromkeys(["check_pattern", "assert_pattern", "PatternMismatch"], "harness.patterns"),
 }
 
