@@ -196,17 +196,30 @@ exports.handler = async (event, context) => {
         < text.index(f"END RequestId: {request_id}")
 
 
-def test_aws_sdk_v3_reaches_localstack(create_function, create_queue, invoke_function,
-                                        sqs_client):
-    queue_url, _ = create_queue("lsh-node-sdk")
-    name = create_node_function(create_function, """
+SDK_COMMONJS = """
 const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
 const sqs = new SQSClient({});
 exports.handler = async (event) => {
   const sent = await sqs.send(new SendMessageCommand({ QueueUrl: event.queueUrl, MessageBody: event.body }));
   return { messageId: sent.MessageId };
 };
-""", timeout=20)
+"""
+SDK_ES_MODULE = """
+import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+const sqs = new SQSClient({});
+export const handler = async (event) => {
+  const sent = await sqs.send(new SendMessageCommand({ QueueUrl: event.queueUrl, MessageBody: event.body }));
+  return { messageId: sent.MessageId };
+};
+"""
+
+
+@pytest.mark.parametrize("files", [{"index.js": SDK_COMMONJS}, {"index.mjs": SDK_ES_MODULE}],
+                         ids=["commonjs", "es-module"])
+def test_aws_sdk_v3_reaches_localstack(create_function, create_queue, invoke_function,
+                                        sqs_client, files):
+    queue_url, _ = create_queue("lsh-node-sdk")
+    name = create_node_function(create_function, files, timeout=20)
     body = uuid.uuid4().hex
 
     result = invoke_function(name, {"queueUrl": queue_url, "body": body})

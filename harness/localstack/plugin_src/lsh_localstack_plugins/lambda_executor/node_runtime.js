@@ -147,6 +147,40 @@ async function initError(error) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ES modules do not read NODE_PATH; AWS's runtime still lets them import the SDK it ships. This
+// resolve hook retries a bare specifier from each NODE_PATH folder (layers, the SDK, the code).
+
+const ESM_NODE_PATH_HOOK = `
+import { pathToFileURL } from 'node:url';
+let dirs = [];
+export async function initialize(data) { dirs = data.dirs; }
+export async function resolve(specifier, context, next) {
+  try {
+    return await next(specifier, context);
+  } catch (err) {
+    if (err.code !== 'ERR_MODULE_NOT_FOUND' || /^[./]|^[a-z]+:/i.test(specifier)) throw err;
+    for (const dir of dirs) {
+      try {
+        return await next(specifier, { ...context, parentURL: pathToFileURL(dir + '/lsh-resolve.mjs').href });
+      } catch (_) {}
+    }
+    throw err;
+  }
+}
+`;
+let esmHookRegistered = false;
+
+function importModule(file) {
+  const dirs = (process.env.NODE_PATH || '').split(path.delimiter).filter(Boolean);
+  const { register } = require('module');
+  if (!esmHookRegistered && dirs.length && typeof register === 'function') {
+    esmHookRegistered = true;
+    register('data:text/javascript,' + encodeURIComponent(ESM_NODE_PATH_HOOK), { data: { dirs } });
+  }
+  return import(pathToFileURL(file).href);
+}
+
+// ---------------------------------------------------------------------------------------------
 // loading the handler (AWS: "<path/>module.function[.nested]", module relative to the code dir)
 
 async function loadHandler() {
@@ -167,13 +201,13 @@ async function loadHandler() {
   let mod;
   try {
     if (file.endsWith('.mjs')) {
-      mod = await import(pathToFileURL(file).href);
+      mod = await importModule(file);
     } else {
       try {
         mod = require(file);
       } catch (err) {
         if (err.code !== 'ERR_REQUIRE_ESM') throw err;
-        mod = await import(pathToFileURL(file).href); // a .js file in a "type": "module" package
+        mod = await importModule(file); // a .js file in a "type": "module" package
       }
     }
   } catch (err) {
