@@ -23,6 +23,7 @@ import aws_cdk as cdk
 #: app name -> "module:function"; the function adds the app's stack(s) to the CDK app
 APPS: dict[str, str] = {
     "upload_pipeline": "infra.upload_pipeline.stack:add_to",
+    "order_events": "infra.order_events.stack:add_to",
     "ledger": "infra.ledger.stack:add_to",
     "order_routing": "infra.order_routing.stack:add_to",
 }
