@@ -20,3 +20,31 @@ def stack(deploy):
 @pytest.fixture(scope="session")
 def outputs(stack) -> dict[str, str]:
     return stack.outputs
+
+
+@pytest.fixture(scope="session")
+def routes(localstack, outputs):
+    """Shadow taps on the app's bus: ``routes.assert_routes([(entry, targets), ...])``."""
+    from harness.routing import BusRoutes
+
+    with BusRoutes(localstack, outputs["EventBusName"]) as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def notifications(localstack, outputs):
+    """Every message published to the notification topic from now on (JSON bodies)."""
+    from harness.taps import TopicTap
+
+    tap = TopicTap(localstack, outputs["NotificationTopicArn"])
+    yield tap
+    tap.close()
+
+
+@pytest.fixture(scope="session")
+def processors(outputs) -> dict[str, str]:
+    """Rule source -> the name of the target it promises (a function or the state machine)."""
+    return {"orders": outputs["OrderProcessorFunctionName"],
+            "inventory": outputs["InventoryProcessorFunctionName"],
+            "notifications": outputs["NotificationProcessorFunctionName"],
+            "workflow": outputs["StateMachineArn"].rsplit(":", 1)[-1]}
