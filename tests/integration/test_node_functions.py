@@ -9,6 +9,8 @@ source, and the AWS SDK for JavaScript v3 reaching LocalStack from inside a func
 from __future__ import annotations
 
 import json
+import os
+import signal
 import uuid
 
 import pytest
@@ -279,3 +281,29 @@ exports.handler = async (event) => {
                    timeout=30, description="the source queue is empty")
     finally:
         lambda_client.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent's reaping counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_runtime_dies_with_its_environment_and_the_function_recovers(create_function,
+                                                                      invoke_function):
+    name = create_node_function(create_function, """
+exports.handler = async () => ({ pid: process.pid, bridge: process.ppid });
+""")
+    first = invoke_function(name, {}).payload
+    assert _alive(first["pid"]) and _alive(first["bridge"])
+
+    os.kill(first["bridge"], signal.SIGKILL)  # the environment process, killed from outside
+
+    eventually(lambda: not _alive(first["pid"]), timeout=10,
+               description="the node runtime exits with its killed environment")
+    second = invoke_function(name, {})
+    assert second.function_error is None, second.raw
+    assert second.payload["pid"] != first["pid"]
