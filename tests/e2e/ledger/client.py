@@ -79,3 +79,30 @@ class LedgerClient:
 
 def money(value: Any) -> Decimal:
     return Decimal(str(value))
+
+
+def scan_all(table) -> list[dict]:
+    items, kwargs = [], {"ConsistentRead": True}
+    while True:
+        page = table.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def folded_event_store(ledger: LedgerClient) -> dict[str, dict]:
+    """What the read model must hold: every account of the event store, folded (as views)."""
+    from functions.ledger.account import StoredEvent, fold
+
+    by_account: dict[str, list[StoredEvent]] = {}
+    for item in scan_all(ledger.event_store):
+        by_account.setdefault(item["AggregateId"], []).append(StoredEvent.from_item(item))
+    return {a: fold(a, sorted(es, key=lambda e: e.version)).to_view()
+            for a, es in by_account.items()}
+
+
+def read_model_views(ledger: LedgerClient) -> dict[str, dict]:
+    from functions.ledger.account import Account
+
+    return {i["AggregateId"]: Account.from_item(i).to_view() for i in scan_all(ledger.read_model)}
