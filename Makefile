@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.lsh-installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_VALIDATION := false
 
-.PHONY: test unit integration e2e e2e-containers docker demo up bench venv clean
+.PHONY: test unit integration e2e e2e-containers consumer docker demo up bench venv clean
 
 $(STAMP): requirements-dev.txt pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ venv: $(STAMP)
 # (backend testcontainers, image built locally on first use), then: no container of ours left.
 test: venv docker
 	$(BIN)/python -m pytest tests
+	$(MAKE) --no-print-directory consumer
 	$(MAKE) --no-print-directory e2e-containers
+
+# The harness as a user installs it: its wheel with [cdk] only in a fresh venv, running a CDK
+# project of its own from outside the clone (tests/consumer_project; docs/install.md)
+consumer: venv
+	.ci/consumer.sh
 
 # Docker from Debian's packages if missing, dockerd started if not running (.ci/docker.sh)
 docker:

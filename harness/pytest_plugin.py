@@ -75,6 +75,10 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = None
     if settings is not None:
         _register_fuzz_profile(config, settings, HealthCheck, os.environ)
+    elif config.getoption("lsh_fuzz_examples"):
+        from harness.extras import missing_extra
+
+        raise pytest.UsageError(str(missing_extra("hypothesis", "fuzz", "--lsh-fuzz-examples")))
     if _is_xdist_controller(config):
         cfg = harness_config(config)
         if cfg.backend == "embedded":

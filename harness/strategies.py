@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-try:
-    from hypothesis import strategies as st
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("harness.strategies needs Hypothesis: pip install "
-                      "'localstack-e2e-harness[fuzz]'") from exc
+from harness.extras import require
+
+st = require("hypothesis.strategies", "fuzz", "harness.strategies")
 
 S3_KEY_MAX_BYTES = 1024
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.extras import install_hint
 
 
 class SynthError(HarnessError):
@@ -55,8 +56,11 @@ def synth(app_dir: Path, outdir: Path, region: str, account: str = "000000000000
         argv[0] = sys.executable  # the app's code runs with the test environment's Python
     result = subprocess.run(argv, cwd=app_dir, env=run_env, capture_output=True, text=True)
     if result.returncode != 0:
-        raise SynthError(f"CDK app `{command}` in {app_dir} failed (exit {result.returncode}):\n"
-                         f"{(result.stderr or result.stdout)[-4000:]}")
+        output = result.stderr or result.stdout
+        cdk_missing = any(f"No module named '{m}" in output for m in ("aws_cdk", "constructs"))
+        hint = f"; aws-cdk-lib is missing: {install_hint('cdk')}" if cdk_missing else ""
+        raise SynthError(f"CDK app `{command}` in {app_dir} failed (exit {result.returncode})"
+                         f"{hint}:\n{output[-4000:]}")
     return read_assembly(outdir)
 
 

@@ -39,6 +39,7 @@ from typing import Any, Mapping
 
 from harness._progress import Progress, print_progress
 from harness.errors import LocalStackStartError
+from harness.extras import MissingExtra, require
 from harness.localstack import venvs
 from harness.localstack.base import DEFAULT_REGION, Backend, LocalStack
 from harness.localstack.containers import image as images
@@ -75,14 +76,18 @@ def prepare_testcontainers_environment() -> None:
                 os.environ["TESTCONTAINERS_CONNECTION_MODE"])
 
 
-def _localstack_container_class():
+def _testcontainers(module: str):
+    """``testcontainers.<module>``, or :class:`DockerUnavailable` naming the extra to install."""
     prepare_testcontainers_environment()
     try:
-        from testcontainers.community.localstack import LocalStackContainer
-        from testcontainers.core.container import DockerContainer
-    except ImportError:
-        raise DockerUnavailable("backend 'testcontainers' needs testcontainers-python: "
-                                "`pip install testcontainers==4.15.0`") from None
+        return require(f"testcontainers.{module}", "containers", "backend 'testcontainers'")
+    except MissingExtra as exc:
+        raise DockerUnavailable(str(exc)) from None
+
+
+def _localstack_container_class():
+    LocalStackContainer = _testcontainers("community.localstack").LocalStackContainer
+    DockerContainer = _testcontainers("core.container").DockerContainer
 
     class Container(LocalStackContainer):
         def start(self):  # the wait strategy does the waiting (LocalStackContainer waits again)
@@ -173,6 +178,7 @@ class TestcontainersBackend(Backend):
         if self.localstack:
             return self.localstack
         started = time.monotonic()
+        _testcontainers("core.container")  # missing: say so before an image build, not after
         client = docker_client()
         try:
             removed = remove_orphans(client)
@@ -222,7 +228,7 @@ class TestcontainersBackend(Backend):
 
     def _start_container(self, image: str, own: bool, port: int) -> None:
         import docker.errors
-        from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+        LogMessageWaitStrategy = _testcontainers("core.wait_strategies").LogMessageWaitStrategy
 
         container = _localstack_container_class()(image=image, edge_port=port,
                                                   region_name=self.region)

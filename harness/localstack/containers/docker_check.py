@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 from harness.errors import HarnessError
+from harness.extras import install_hint
 
 HOW_TO_START = (
     "Install it with `apt-get install -y docker.io` (Debian/Ubuntu) if needed, then start the "
@@ -58,9 +59,8 @@ def docker_client():
     try:
         import docker
     except ImportError:
-        raise DockerUnavailable(
-            "the Python package `docker` is not installed: `pip install testcontainers==4.15.0` "
-            "(it brings `docker`)") from None
+        raise DockerUnavailable(f"Docker needs the Python package `docker`, which is not "
+                                f"installed: {install_hint('containers')}") from None
     try:
         client = docker.from_env(timeout=30)
         client.ping()
