@@ -1,8 +1,10 @@
 """Runs inside a Lambda function: the harness's fault injection wrapper (stdlib + boto3 only).
 
 The harness points the function's handler here (``lsh_faults.wrapper.handler``) and puts the real
-handler in ``LSH_ORIGINAL_HANDLER`` and the fault in ``LSH_FAULT`` (JSON). Each call decides,
-from the fault, whether to misbehave; otherwise (or after added latency) the real handler runs.
+handler in ``LSH_ORIGINAL_HANDLER`` and the fault in ``LSH_FAULT`` (JSON: one fault, or a list of
+faults of which each call takes the first that applies). Each call decides whether to misbehave;
+otherwise (or after added latency) the real handler runs. An ``answer`` fault returns its result
+instead of running the handler.
 """
 
 import importlib
@@ -47,15 +49,33 @@ def _applies(fault, event):
     return True
 
 
+def _answer(fault, event):
+    result = fault.get("result")
+    if isinstance(result, dict) and isinstance(event, dict):
+        copied = {key: event[key] for key in fault.get("copy_from_event") or () if key in event}
+        result = {**result, **copied}
+    return result
+
+
+def _first_applying(faults, event):
+    for fault in faults:
+        if _applies(fault, event):
+            return fault
+    return None
+
+
 def handler(event, context):
-    fault = json.loads(os.environ["LSH_FAULT"])
-    if _applies(fault, event):
+    spec = json.loads(os.environ["LSH_FAULT"])
+    fault = _first_applying(spec if isinstance(spec, list) else [spec], event)
+    if fault is not None:
         print(f"LSH-FAULT {fault['id']}: {fault['kind']}")
         kind = fault["kind"]
+        if kind == "answer":
+            return _answer(fault, event)
         if kind == "raise":
             raise RuntimeError(fault.get("message") or "fault injected by the harness")
         if kind == "timeout":
             time.sleep(context.get_remaining_time_in_millis() / 1000 + 5)
         if kind == "latency":
-            time.sleep(fault["seconds"])
+            time.sleep(fault.get("seconds", 0))
     return _original_handler()(event, context)
