@@ -1,9 +1,57 @@
-"""Harness settings: command-line option, else environment variable, else default."""
+"""Harness settings, all read here: command-line option, else environment variable, else default.
+
+Every ``LSH_*`` setting (and ``AWS_ENDPOINT_URL``) of the harness's own process is read by
+:meth:`HarnessConfig.from_env`; a bad value is one :class:`~harness.errors.SettingError` line
+naming the setting and the fix. (LocalStack's plugins, in LocalStack's own process, read their
+own ``LSH_*`` settings there.)
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping
+
+from harness.errors import SettingError
+
+BACKEND_NAMES = ("embedded", "external", "testcontainers")
+_OFF = ("0", "false", "no", "off")
+
+
+def _port(name: str, raw: str | int | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        port = int(str(raw).strip())
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise SettingError(f"{name}={raw!r} is not a port number: use 1-65535, or leave it unset "
+                           "for a free port")
+    return port
+
+
+def _positive(name: str, raw: str | float | None, default: float, kind: type = float):
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(str(raw).strip())
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise SettingError(f"{name}={raw!r} is not {what} above 0: e.g. {name}={kind(default)}")
+    return value
+
+
+def _endpoint(name: str, raw: str | None) -> str | None:
+    if not raw:
+        return None
+    raw = raw.strip()
+    if not raw.startswith(("http://", "https://")) or len(raw.split("://", 1)[1]) == 0:
+        raise SettingError(f"{name}={raw!r} is not an http(s) URL: e.g. {name}=http://127.0.0.1:4566")
+    return raw.rstrip("/")
 
 
 @dataclass
@@ -16,23 +64,59 @@ class HarnessConfig:
     image: str | None = None
     #: waiting checks are woken by LocalStack's change feed (``LSH_CHANGE_FEED=0``: poll only)
     change_feed: bool = True
+    #: folder holding the cdk.json of the app the ``cdk_app`` fixture deploys (``LSH_CDK_APP``)
+    cdk_app: str | None = None
+    #: examples per property-based test of the ``lsh-fuzz`` Hypothesis profile
+    fuzz_examples: int = 5
+    #: where the cached venvs live (``LSH_CACHE_DIR``; default ``$XDG_CACHE_HOME/...``)
+    cache_dir: Path | None = None
+    #: a Python 3.11 to build LocalStack's venv from (``LSH_PYTHON``)
+    python: str | None = None
+    #: Debian mirror the container image's root file system comes from (``LSH_DEBIAN_MIRROR``)
+    debian_mirror: str = "http://deb.debian.org/debian"
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "HarnessConfig":
-        port = os.environ.get("LSH_PORT")
-        config = cls(
-            backend=os.environ.get("LSH_BACKEND") or "embedded",
-            endpoint=os.environ.get("LSH_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL"),
-            port=int(port) if port else None,
-            startup_timeout=float(os.environ.get("LSH_STARTUP_TIMEOUT") or 60),
-            image=os.environ.get("LSH_IMAGE") or None,
-            change_feed=os.environ.get("LSH_CHANGE_FEED", "1").strip().lower()
-            not in ("0", "false", "no", "off"),
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 **overrides: object) -> "HarnessConfig":
+        """Settings from ``environ`` (default ``os.environ``), then ``overrides`` that are not None.
+
+        Raises :class:`~harness.errors.SettingError` for a bad value."""
+        env = os.environ if environ is None else environ
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+
+        def pick(key: str, var: str, *more: str):
+            if key in given:
+                return given[key], f"--lsh-{key.replace('_', '-')}"
+            for name in (var, *more):
+                if env.get(name):
+                    return env[name], name
+            return None, var
+
+        backend, backend_name = pick("backend", "LSH_BACKEND")
+        backend = str(backend or "embedded").strip().lower()
+        if backend not in BACKEND_NAMES:
+            raise SettingError(f"{backend_name}={backend!r} is not a backend: choose one of "
+                               f"{', '.join(BACKEND_NAMES)}")
+        cache_dir, _ = pick("cache_dir", "LSH_CACHE_DIR")
+        return cls(
+            backend=backend,
+            endpoint=_endpoint(*reversed(pick("endpoint", "LSH_ENDPOINT", "AWS_ENDPOINT_URL"))),
+            port=_port(*reversed(pick("port", "LSH_PORT"))),
+            startup_timeout=_positive(*reversed(pick("startup_timeout", "LSH_STARTUP_TIMEOUT")),
+                                      default=60.0),
+            image=pick("image", "LSH_IMAGE")[0] or None,
+            change_feed=given.get("change_feed",
+                                  env.get("LSH_CHANGE_FEED", "1").strip().lower() not in _OFF),
+            cdk_app=pick("cdk_app", "LSH_CDK_APP")[0] or None,
+            fuzz_examples=_positive(*reversed(pick("fuzz_examples", "LSH_FUZZ_EXAMPLES")),
+                                    default=5, kind=int),
+            cache_dir=Path(cache_dir).expanduser() if cache_dir else None,
+            python=pick("python", "LSH_PYTHON")[0] or None,
+            debian_mirror=pick("debian_mirror", "LSH_DEBIAN_MIRROR")[0] or cls.debian_mirror,
         )
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(config, key, value)
-        return config
 
     def backend_options(self) -> dict[str, object]:
         """Constructor arguments for the chosen backend."""

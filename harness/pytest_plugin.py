@@ -35,7 +35,7 @@ from harness.changes import ChangeFeed
 from harness.config import HarnessConfig
 from harness.deploy import CdkApp, deploy_app
 from harness.deploy.deployer import DeployedApp
-from harness.errors import HarnessError
+from harness.errors import HarnessError, SettingError
 from harness.localstack import Backend, LocalStack, create_backend, kept_logs, leftovers, liveness
 
 
@@ -66,21 +66,23 @@ FUZZ_PROFILE = "lsh-fuzz"
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the ``lsh-fuzz`` Hypothesis profile: examples from ``--lsh-fuzz-examples``, no
-    per-example deadline (events cross real queues), and failing examples printed shrunk."""
-    import os
-
+    per-example deadline (events cross real queues), and failing examples printed shrunk.
+    A bad setting (``LSH_*``, ``--lsh-*``) stops the run here with one line naming it."""
+    try:
+        cfg = harness_config(config)
+    except SettingError as exc:
+        raise pytest.UsageError(str(exc)) from None
     try:
         from hypothesis import HealthCheck, settings
     except ImportError:  # the [fuzz] extra is not installed: nothing to register
         settings = None
     if settings is not None:
-        _register_fuzz_profile(config, settings, HealthCheck, os.environ)
+        _register_fuzz_profile(cfg.fuzz_examples, settings, HealthCheck)
     elif config.getoption("lsh_fuzz_examples"):
         from harness.extras import missing_extra
 
         raise pytest.UsageError(str(missing_extra("hypothesis", "fuzz", "--lsh-fuzz-examples")))
     if _is_xdist_controller(config):
-        cfg = harness_config(config)
         if cfg.backend == "embedded":
             # pytest-xdist: one LocalStack for all workers, owned (and stopped) by the controller
             backend = create_backend(cfg.backend, **cfg.backend_options())
@@ -88,8 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config._lsh_shared_endpoint = backend.start().endpoint_url  # type: ignore[attr-defined]
 
 
-def _register_fuzz_profile(config: pytest.Config, settings, HealthCheck, environ) -> None:
-    examples = config.getoption("lsh_fuzz_examples") or int(environ.get("LSH_FUZZ_EXAMPLES", 5))
+def _register_fuzz_profile(examples: int, settings, HealthCheck) -> None:
     settings.register_profile(
         FUZZ_PROFILE, max_examples=examples, deadline=None, print_blob=True,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -121,6 +122,8 @@ def harness_config(config: pytest.Config) -> HarnessConfig:
         endpoint=config.getoption("lsh_endpoint"),
         port=config.getoption("lsh_port"),
         startup_timeout=config.getoption("lsh_startup_timeout"),
+        fuzz_examples=config.getoption("lsh_fuzz_examples"),
+        cdk_app=config.getoption("lsh_cdk_app"),
     )
 
 
@@ -196,9 +199,7 @@ def localstack(pytestconfig: pytest.Config, localstack_backend: Backend) -> Iter
 @pytest.fixture(scope="session")
 def cdk_app(pytestconfig: pytest.Config) -> CdkApp:
     """The CDK app the ``deployed_app`` fixture deploys. Override to choose another."""
-    import os
-
-    chosen = pytestconfig.getoption("lsh_cdk_app") or os.environ.get("LSH_CDK_APP")
+    chosen = harness_config(pytestconfig).cdk_app
     folder = Path(chosen) if chosen else Path(pytestconfig.rootpath)
     if not (folder / "cdk.json").is_file():
         raise HarnessError(f"no cdk.json in {folder}: point --lsh-cdk-app / LSH_CDK_APP at your "

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from harness.localstack.base import Backend, LocalStack
 from harness.localstack.embedded import EmbeddedBackend
@@ -21,7 +21,7 @@ BACKENDS: dict[str, type[Backend]] = {
 
 def create_backend(name: str | None = None, **options: Any) -> Backend:
     """The backend called ``name`` (default: ``$LSH_BACKEND`` or ``embedded``)."""
-    name = (name or os.environ.get("LSH_BACKEND") or "embedded").strip().lower()
+    name = (name or HarnessConfig.from_env().backend).strip().lower()
     try:
         cls = BACKENDS[name]
     except KeyError:

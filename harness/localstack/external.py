@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import time
 
+from harness.config import HarnessConfig
 from harness.errors import LocalStackNotReachable
 from harness.localstack.base import DEFAULT_REGION, Backend, LocalStack, fetch_health
 
 
 def endpoint_from_env() -> str | None:
-    return os.environ.get("LSH_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
+    return HarnessConfig.from_env().endpoint
 
 
 class ExternalBackend(Backend):
@@ -35,6 +36,10 @@ class ExternalBackend(Backend):
                     f"{self.wait_seconds:.0f} s: start one (`lsh up`, `docker-compose up -d`) or fix "
                     "LSH_ENDPOINT.")
             time.sleep(0.2)
+        if not isinstance(health, dict) or not isinstance(health.get("services"), dict):
+            raise LocalStackNotReachable(
+                f"{self.endpoint_url} answers /_localstack/health but is not LocalStack (no "
+                "'services' in its answer): point LSH_ENDPOINT at a LocalStack")
         return LocalStack(self.endpoint_url, self.region, backend=self.name,
                           details={"version": health.get("version")})
 

@@ -19,12 +19,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from harness._progress import Progress, print_progress
+from harness.config import HarnessConfig
 from harness.errors import EnvironmentBuildError
 
 LOCALSTACK_VERSION = "4.8.1"
@@ -39,16 +41,18 @@ _PLUGIN_MARKER = ".lsh-plugins-hash"
 
 def cache_root() -> Path:
     """``$LSH_CACHE_DIR``, else ``$XDG_CACHE_HOME/localstack-e2e-harness``, else ``~/.cache/...``."""
-    if os.environ.get("LSH_CACHE_DIR"):
-        return Path(os.environ["LSH_CACHE_DIR"]).expanduser()
+    configured = HarnessConfig.from_env().cache_dir
+    if configured:
+        return configured
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "localstack-e2e-harness"
 
 
 def _base_python() -> str:
     """A Python 3.11 interpreter to build venvs from (LocalStack 4.8.1 needs exactly 3.11)."""
-    if os.environ.get("LSH_PYTHON"):
-        return os.environ["LSH_PYTHON"]
+    configured = HarnessConfig.from_env().python
+    if configured:
+        return configured
     if sys.version_info[:2] == (3, 11):
         return getattr(sys, "_base_executable", None) or sys.executable
     found = shutil.which("python3.11")
@@ -104,10 +108,22 @@ def _run_pip(python: Path, args: list[str], what: str, log: Path) -> None:
         )
 
 
+def _ensure_writable(folder: Path) -> None:
+    """The cache folder can be written to, or one line naming it and the fix."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise EnvironmentBuildError(
+            f"the cache folder {folder} is not writable ({exc.strerror or exc}): point "
+            "LSH_CACHE_DIR at a folder you can write to") from None
+
+
 def _build_venv(target: Path, pip_args: list[str], what: str, progress: Progress) -> Path:
     python = target / "bin" / "python"
     if (target / COMPLETE_MARKER).is_file() and python.exists():
         return target
+    _ensure_writable(target.parent)
     with _locked(target.with_name(target.name + ".lock")):
         if (target / COMPLETE_MARKER).is_file() and python.exists():
             return target  # another worker built it while we waited
@@ -196,6 +212,7 @@ def install_plugins(venv: Path) -> None:
     marker = venv / _PLUGIN_MARKER
     if marker.is_file() and marker.read_text() == digest:
         return
+    _ensure_writable(venv)
     with _locked(venv / ".plugins.lock"):
         if marker.is_file() and marker.read_text() == digest:
             return

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from harness._progress import Progress, print_progress
+from harness.config import HarnessConfig
 from harness.errors import LocalStackStartError
 from harness.extras import MissingExtra, require
 from harness.localstack import venvs
@@ -141,7 +142,7 @@ class TestcontainersBackend(Backend):
         self.region = region
         self.settings = dict(settings or {})
         self.startup_timeout = startup_timeout
-        self.image = image or os.environ.get("LSH_IMAGE") or None
+        self.image = image or HarnessConfig.from_env().image
         self.progress = progress
         self.run_id = uuid.uuid4().hex[:12]
         self.container: Any = None

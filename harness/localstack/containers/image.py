@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness._progress import Progress, print_progress
+from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from harness.localstack import venvs
 from harness.localstack.containers.docker_check import check_cli, docker_cli
@@ -56,7 +57,9 @@ LABEL_LOCALSTACK = "lsh.localstack.version"
 #: bump when the steps below change in a way the structured recipe does not show
 RECIPE_VERSION = 1
 DEBIAN_SUITE = "bookworm"
-DEBIAN_MIRROR = os.environ.get("LSH_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+def debian_mirror() -> str:
+    """``LSH_DEBIAN_MIRROR`` (read when an image is built, not at import)."""
+    return HarnessConfig.from_env().debian_mirror
 DEBIAN_PACKAGES = ("python3", "ca-certificates", "tzdata")
 #: removed from the root file system: not needed at run time (~140 MB)
 STRIP_PATHS = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
@@ -107,7 +110,7 @@ class ImageBuildResult:
 # ---- hashes and names ---------------------------------------------------------------------------
 
 def _rootfs_key() -> str:
-    return venvs._digest(b"rootfs", DEBIAN_SUITE.encode(), DEBIAN_MIRROR.encode(),
+    return venvs._digest(b"rootfs", DEBIAN_SUITE.encode(), debian_mirror().encode(),
                          " ".join(DEBIAN_PACKAGES).encode(), " ".join(STRIP_PATHS).encode())
 
 
@@ -275,7 +278,7 @@ def _prepare_inputs(progress: Progress, steps: dict[str, float]) -> tuple[Path, 
             running.append((_Step(
                 "debootstrap",
                 ["debootstrap", "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}",
-                 f"--cache-dir={root / 'debs'}", DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR],
+                 f"--cache-dir={root / 'debs'}", DEBIAN_SUITE, str(rootfs), debian_mirror()],
                 root / "logs" / "debootstrap.log"), rootfs))
         if not _cached_dir(pydeps):
             shutil.rmtree(pydeps, ignore_errors=True)
