@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,6 +13,10 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.extras import install_hint
+
+
+#: context the CDK CLI gives every app by default (``--path-metadata``, ``--asset-metadata``)
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
 
 
 class SynthError(HarnessError):
@@ -37,8 +42,10 @@ def synth(app_dir: Path, outdir: Path, region: str, account: str = "000000000000
           context: dict | None = None, env: dict[str, str] | None = None) -> list[StackArtifact]:
     """Run the app's command with ``CDK_OUTDIR`` set; return its stacks in deployment order."""
     command = read_app_command(app_dir / "cdk.json")
-    # as the CDK CLI does: cdk.json's own context, overridden by what the caller passes
-    context = {**json.loads((app_dir / "cdk.json").read_text()).get("context", {}), **(context or {})}
+    # as the CDK CLI does: its defaults (construct paths in the template's metadata, which
+    # DeployedApp.resource looks resources up by), cdk.json's context, what the caller passes
+    context = {**CLI_CONTEXT, **json.loads((app_dir / "cdk.json").read_text()).get("context", {}),
+               **(context or {})}
     outdir.mkdir(parents=True, exist_ok=True)
     run_env = dict(os.environ)
     run_env.update({
@@ -51,9 +58,7 @@ def synth(app_dir: Path, outdir: Path, region: str, account: str = "000000000000
         "CDK_VALIDATION": os.environ.get("CDK_VALIDATION", "false"),
     })
     run_env.update(env or {})
-    argv = shlex.split(command)
-    if argv and argv[0] in ("python", "python3"):
-        argv[0] = sys.executable  # the app's code runs with the test environment's Python
+    argv = app_argv(command, app_dir, run_env.get("PATH"))
     result = subprocess.run(argv, cwd=app_dir, env=run_env, capture_output=True, text=True)
     if result.returncode != 0:
         output = result.stderr or result.stdout
@@ -62,6 +67,49 @@ def synth(app_dir: Path, outdir: Path, region: str, account: str = "000000000000
         raise SynthError(f"CDK app `{command}` in {app_dir} failed (exit {result.returncode})"
                          f"{hint}:\n{output[-4000:]}")
     return read_assembly(outdir)
+
+
+#: characters that make the CDK CLI's shell matter (pipes, chaining, variables, redirection)
+_SHELL_SYNTAX = set("|&;<>$`")
+
+
+def app_argv(command: str, app_dir: Path, path: str | None = None) -> list[str]:
+    """The app command as the CDK CLI runs it: in the app folder, a relative program path
+    (``./.venv/bin/python3``) taken from there, other programs from ``PATH``, shell syntax by a
+    shell. A bare ``python``/``python3`` is this test environment's interpreter, which has the
+    harness's aws-cdk-lib. A program that is missing is a :class:`SynthError` naming it and the fix.
+    """
+    where = app_dir / "cdk.json"
+    if _SHELL_SYNTAX & set(command):
+        return ["/bin/sh", "-c", command]
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise SynthError(f"the \"app\" command in {where} cannot be parsed ({exc}): {command!r}")
+    if not argv:
+        raise SynthError(f"the \"app\" command in {where} is empty: set it to e.g. "
+                         "\"python3 app.py\"")
+    program, rest = argv[0], " ".join(argv[1:])
+    if program in ("python", "python3", f"python3.{sys.version_info.minor}"):
+        argv[0] = sys.executable
+    elif "/" in program:
+        found = Path(program) if Path(program).is_absolute() else app_dir / program
+        if not found.exists():
+            fix = ("create that virtualenv in the app folder (`python3 -m venv .venv && "
+                   ".venv/bin/pip install -r requirements.txt`)" if ".venv" in program or
+                   "venv" in program else "create it")
+            raise SynthError(
+                f"the \"app\" command in {where}, `{command}`, runs {program}, which does not "
+                f"exist in {app_dir}: {fix}, or set \"app\" to \"python3 {rest}\" to run the app "
+                "with this test environment's Python")
+        if not os.access(found, os.X_OK):
+            raise SynthError(f"the \"app\" command in {where} runs {found}, which is not "
+                             f"executable: `chmod +x {found}`")
+        argv[0] = str(found)
+    elif shutil.which(program, path=path) is None:
+        raise SynthError(f"the \"app\" command in {where}, `{command}`, runs {program!r}, which is "
+                         f"not on PATH: install it, or change \"app\" in {where}")
+    return argv
 
 
 def read_assembly(outdir: Path) -> list[StackArtifact]:
