@@ -27,15 +27,49 @@ class DeployedStack:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def template_parameters(template: dict) -> list[dict[str, str]]:
-    """Every parameter with a default, passed explicitly.
+def template_parameters(template: dict, given: dict[str, str] | None = None,
+                        stack_name: str = "") -> list[dict[str, str]]:
+    """Every parameter's value: the one ``given`` (by ``Name`` or ``Stack:Name``, as the CDK CLI's
+    ``--parameters``), else its default, passed explicitly. A parameter with neither is an error
+    naming it and how to pass it.
 
-    Why: on LocalStack 4.8.1 an update that lets CloudFormation reuse previous values fails with
-    "Parameter BootstrapVersion should either have input value or default value" (the CDK CLI's
-    ``--no-previous-parameters`` works around the same thing).
+    Why explicit defaults: on LocalStack 4.8.1 an update that lets CloudFormation reuse previous
+    values fails with "Parameter BootstrapVersion should either have input value or default
+    value" (the CDK CLI's ``--no-previous-parameters`` works around the same thing).
     """
-    return [{"ParameterKey": key, "ParameterValue": str(spec["Default"])}
-            for key, spec in template.get("Parameters", {}).items() if "Default" in spec]
+    given = given or {}
+    values, missing = [], []
+    for key, spec in template.get("Parameters", {}).items():
+        if f"{stack_name}:{key}" in given:
+            value = given[f"{stack_name}:{key}"]
+        elif key in given:
+            value = given[key]
+        elif "Default" in spec:
+            value = spec["Default"]
+        else:
+            missing.append(f"{key} ({spec.get('Type', 'String')}"
+                           f"{': ' + spec['Description'] if spec.get('Description') else ''})")
+            continue
+        values.append({"ParameterKey": key, "ParameterValue": str(value)})
+    if missing:
+        raise DeployError(
+            f"stack {stack_name or '?'} needs a value for parameter(s) {', '.join(missing)}, which "
+            "have no default: pass CdkApp(..., parameters={'NAME': 'value'}) (or "
+            "'STACK:NAME'), or `pytest --lsh-parameter NAME=value`")
+    return values
+
+
+#: the reason LocalStack records on a resource it has no provider for and skipped
+SKIPPED_MARK = "is not supported but was deployed as a fallback"
+
+
+def skipped_resources(cfn, name: str, template: dict) -> list[str]:
+    """The template's resources LocalStack skipped (no provider) yet reported complete."""
+    events = cfn.describe_stack_events(StackName=name).get("StackEvents", [])
+    resources = template.get("Resources", {})
+    skipped = {e["LogicalResourceId"] for e in events
+               if SKIPPED_MARK in (e.get("ResourceStatusReason") or "")}
+    return sorted(f"{lid} ({resources[lid].get('Type')})" for lid in skipped if lid in resources)
 
 
 def stack_status(cfn, name: str) -> str | None:
@@ -70,13 +104,18 @@ def failure_reasons(cfn, name: str, limit: int = 15) -> str:
 
 
 def deploy_stack(cfn, name: str, template: dict, template_url: str | None = None,
-                 timeout: float = 300.0) -> DeployedStack:
-    """Create ``name`` or update it to ``template``; a no-change update is a fast no-op."""
+                 timeout: float = 300.0, parameters: dict[str, str] | None = None,
+                 allow_skipped: bool = False) -> DeployedStack:
+    """Create ``name`` or update it to ``template``; a no-change update is a fast no-op.
+
+    ``parameters`` are CloudFormation parameter values (see :func:`template_parameters`). A
+    resource LocalStack skipped for want of a provider fails the deploy (it would exist on AWS)
+    unless ``allow_skipped``."""
     started = time.monotonic()
     body = json.dumps(template)
     source = ({"TemplateBody": body} if len(body.encode()) <= TEMPLATE_BODY_LIMIT or not template_url
               else {"TemplateURL": template_url})
-    args = dict(StackName=name, Parameters=template_parameters(template),
+    args = dict(StackName=name, Parameters=template_parameters(template, parameters, name),
                 Capabilities=CAPABILITIES, **source)
     status = stack_status(cfn, name)
     if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"):
@@ -101,6 +140,13 @@ def deploy_stack(cfn, name: str, template: dict, template_url: str | None = None
         raise DeployError(f"stack {name} ended {stack['StackStatus']} "
                           f"({stack.get('StackStatusReason', 'no reason given')}); failed "
                           f"resources:\n{failure_reasons(cfn, name)}")
+    skipped = [] if allow_skipped else skipped_resources(cfn, name, template)
+    if skipped:
+        raise DeployError(
+            f"stack {name} reported {stack['StackStatus']}, but LocalStack has no provider for "
+            f"{', '.join(skipped)} and skipped it: on AWS it would exist, here it does not. "
+            "Replace it with a supported resource, or pass allow_skipped=True "
+            "(CdkApp(allow_skipped=True)) if the test does not need it")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     return DeployedStack(name, outputs, stack["StackStatus"], changed,
                          round(time.monotonic() - started, 3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.deploy.assets import upload_file_assets
-from harness.deploy.cloudformation import DeployedStack, deploy_stack
-from harness.deploy.synth import StackArtifact, read_assembly, synth
+from harness.deploy.cloudformation import DeployedStack, DeployError, deploy_stack
+from harness.deploy.resources import DeployedResource, find, list_resources
+from harness.deploy.synth import CLI_CONTEXT, StackArtifact, read_assembly, synth
 from harness.errors import HarnessError
 from harness.localstack import venvs
 from harness.localstack.base import DEFAULT_REGION, LocalStack
@@ -57,8 +59,19 @@ def _first_call(localstack: LocalStack, service: str) -> None:
     getattr(localstack.client(service), WARM_UP_CALLS[service])()
 
 
-_NOT_SOURCES = {".git", ".venv", "venv", "node_modules", "cdk.out", "__pycache__", ".hypothesis",
-                ".pytest_cache", ".mypy_cache", "results"}
+#: what is never a source of a synthesis: folders of tools and caches, test output and logs.
+#: Glob patterns, matched against each file's and folder's name and its path in the source
+#: folder; ``CdkApp(ignore=...)`` replaces them, ``CdkApp(ignore=[*DEFAULT_IGNORE, ...])`` adds.
+DEFAULT_IGNORE = (
+    ".git", ".venv", "venv", "node_modules", "cdk.out", "__pycache__", "*.egg-info",
+    ".hypothesis", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox", "results",
+    "tests", "test", "htmlcov", ".coverage", ".coverage.*", "*.log", "*.pyc", "junit*.xml",
+    ".DS_Store",
+)
+
+
+def _ignored(name: str, relative: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) for p in patterns)
 
 
 @dataclass
@@ -68,7 +81,11 @@ class CdkApp:
     ``sources`` are the folders whose files feed the synthesis (default: the app folder); when
     none of them changed, the previous cloud assembly is reused and synthesis (3-5 s of jsii
     start-up) is skipped. ``env`` are extra environment variables for the app's command.
-    ``stacks`` chooses which of the app's stacks are deployed (default: all).
+    ``stacks`` chooses which of the app's stacks are deployed (default: all). ``ignore`` are
+    glob patterns of files and folders that are not sources (default :data:`DEFAULT_IGNORE`:
+    tools' folders, tests, logs). ``parameters`` are CloudFormation parameter values, by
+    ``Name`` or ``Stack:Name``. A resource LocalStack has no provider for fails the deploy
+    unless ``allow_skipped``.
     """
 
     app_dir: Path
@@ -77,32 +94,49 @@ class CdkApp:
     sources: list[Path] = field(default_factory=list)
     #: deploy only these stacks (by stack name; default: every stack of the app)
     stacks: list[str] | None = None
+    #: glob patterns of what is not a source (names or paths relative to a source folder)
+    ignore: list[str] | tuple[str, ...] = DEFAULT_IGNORE
+    #: CloudFormation parameter values, by parameter name or ``StackName:Name``
+    parameters: dict[str, str] = field(default_factory=dict)
+    #: deploy even if LocalStack skips resources it has no provider for
+    allow_skipped: bool = False
 
     def __post_init__(self) -> None:
         self.app_dir = Path(self.app_dir).resolve()
         self.sources = [Path(p).resolve() for p in self.sources] or [self.app_dir]
 
-    def fingerprint(self, region: str) -> str:
-        """A hash of the sources' names, sizes and modification times, the context and env."""
-        h = hashlib.sha256(json.dumps([str(self.app_dir), self.context, self.env, region],
-                                      sort_keys=True).encode())
+    def synth_fingerprint(self, region: str) -> str:
+        """A hash of the sources' names, sizes and modification times (without what ``ignore``
+        names), the context and env: what the synthesis depends on."""
+        patterns = tuple(self.ignore)
+        h = hashlib.sha256(json.dumps([str(self.app_dir), self.context, self.env, region,
+                                       CLI_CONTEXT], sort_keys=True).encode())
         for source in self.sources:
             if source.is_file():  # a single file (os.walk yields nothing for one)
                 st = source.stat()
                 h.update(f"{source}:{st.st_size}:{st.st_mtime_ns}\n".encode())
                 continue
             for root, dirs, files in os.walk(source):
-                dirs[:] = sorted(d for d in dirs if d not in _NOT_SOURCES and
-                                 not d.endswith(".egg-info"))
+                rel = os.path.relpath(root, source)
+                rel = "" if rel == "." else rel + "/"
+                dirs[:] = sorted(d for d in dirs if not _ignored(d, rel + d, patterns))
                 for name in sorted(files):
+                    if _ignored(name, rel + name, patterns):
+                        continue
                     st = os.stat(os.path.join(root, name))
                     h.update(f"{root}/{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
         return h.hexdigest()[:16]
 
+    def fingerprint(self, region: str) -> str:
+        """What makes two deployments of the app the same: its synthesis and its parameters."""
+        return hashlib.sha256(json.dumps(
+            [self.synth_fingerprint(region), self.parameters, self.allow_skipped],
+            sort_keys=True).encode()).hexdigest()[:16]
+
 
 def synth_cached(app: CdkApp, region: str) -> tuple[list[StackArtifact], bool]:
     """The app's stacks, from a previous synthesis when nothing changed; and whether it was reused."""
-    outdir = venvs.cache_root() / "cdk-out" / app.fingerprint(region)
+    outdir = venvs.cache_root() / "cdk-out" / app.synth_fingerprint(region)
     if (outdir / ".complete").is_file():
         return read_assembly(outdir), True
     shutil.rmtree(outdir, ignore_errors=True)
@@ -162,6 +196,39 @@ class DeployedApp:
                     found.append(r)
         return found
 
+    def resource(self, name: str, resource_type: str | None = None) -> DeployedResource:
+        """The resource ``name`` means: a logical id (``OrdersTable3F5A2B1C``), a CDK construct
+        path (``Orders/OrdersTable/Resource``) or its end (``OrdersTable``), optionally of
+        ``resource_type``; with its physical id and, where one fits, a boto3 ``handle``. No match
+        or several are an error listing the app's resources."""
+        if self.localstack is None:
+            raise HarnessError("this DeployedApp has no LocalStack attached (made by hand?)")
+        return find(list_resources(self.localstack, self.stacks), name, resource_type)
+
+    def queue_url(self, name: str) -> str:
+        """URL of the SQS queue ``name`` (see :meth:`resource`)."""
+        return self.resource(name, "AWS::SQS::Queue").physical_id
+
+    def state_machine(self, name: str) -> str:
+        """ARN of the Step Functions state machine ``name``."""
+        return self.resource(name, "AWS::StepFunctions::StateMachine").physical_id
+
+    def table(self, name: str) -> str:
+        """Name of the DynamoDB table ``name``."""
+        return self.resource(name, "AWS::DynamoDB::Table").physical_id
+
+    def bucket(self, name: str) -> str:
+        """Name of the S3 bucket ``name``."""
+        return self.resource(name, "AWS::S3::Bucket").physical_id
+
+    def function(self, name: str) -> str:
+        """Name of the Lambda function ``name``."""
+        return self.resource(name, "AWS::Lambda::Function").physical_id
+
+    def topic(self, name: str) -> str:
+        """ARN of the SNS topic ``name``."""
+        return self.resource(name, "AWS::SNS::Topic").physical_id
+
     def api_url(self, path: str = "", api_id: str | None = None, stage: str | None = None) -> str:
         """URL of a REST API path that works here (LocalStack's ``_aws/execute-api`` route).
 
@@ -219,6 +286,18 @@ def select_stacks(stacks: list[StackArtifact], names: list[str] | None) -> list[
     return [s for s in stacks if s.name in names]
 
 
+def check_parameters(app: CdkApp, stacks: list[StackArtifact], templates: list[dict]) -> None:
+    """A parameter value no stack declares is a typo: say which parameters exist."""
+    declared = {(s.name, key) for s, t in zip(stacks, templates) for key in t.get("Parameters", {})}
+    names = {key for _, key in declared}
+    unknown = [k for k in app.parameters
+               if not (tuple(k.split(":", 1)) in declared if ":" in k else k in names)]
+    if unknown:
+        known = ", ".join(sorted(f"{s}:{k}" for s, k in declared if k != "BootstrapVersion"))
+        raise DeployError(f"parameter(s) {', '.join(map(repr, unknown))} given, but no stack "
+                          f"declares them; the stacks' parameters: {known or 'none'}")
+
+
 def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
                synthesized: Future | None = None) -> DeployedApp:
     """Synthesize (or reuse), upload assets, and create or update the app's stacks (all of them,
@@ -250,6 +329,7 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
         stacks = select_stacks(stacks, app.stacks)
         if templates is None or app.stacks:
             templates = _templates(stacks)
+        check_parameters(app, stacks, templates)
         warming += [pool.submit(_first_call, localstack, name)
                     for name in sorted(services_of(templates) - first)]
         for future in warming:
@@ -269,7 +349,10 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
     deployed = {}
     for stack, template in zip(stacks, templates):
         t = time.monotonic()
-        deployed[stack.name] = deploy_stack(cfn, stack.name, template, timeout=timeout)
+        deployed[stack.name] = deploy_stack(cfn, stack.name, template, timeout=timeout,
+                                            parameters=app.parameters,
+                                            allow_skipped=app.allow_skipped)
         deployed[stack.name].details["assets"] = uploads
+        deployed[stack.name].details["template"] = template
         timings[f"stack_{stack.name}_s"] = round(time.monotonic() - t, 3)
     return DeployedApp(deployed, localstack.endpoint_url, timings, localstack=localstack)

@@ -1,0 +1,46 @@
+"""A CDK app made of what stopped public sample apps from deploying into LocalStack unchanged:
+``bucket.add_event_notification`` (CDK's custom resource), a team's own Python custom resource,
+a ``CfnParameter`` without a default. Nothing here knows about LocalStack.
+
+Flow: an object uploaded to the bucket -> S3 notification -> queue -> function -> table item
+(holding the ``Owner`` parameter's value).
+"""
+
+import os
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+
+HANDLERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "handlers")
+
+app = cdk.App()
+stack = cdk.Stack(app, "LshBlockedSamples", synthesizer=cdk.DefaultStackSynthesizer(
+    generate_bootstrap_version_rule=False))
+owner = cdk.CfnParameter(stack, "Owner", type="String",
+                         description="who owns the uploads (no default: must be passed)")
+
+uploads = s3.Bucket(stack, "Uploads")
+queue = sqs.Queue(stack, "UploadEvents", visibility_timeout=cdk.Duration.seconds(30))
+uploads.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(queue))
+
+table = dynamodb.Table(stack, "Uploaded", billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                       partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
+                       removal_policy=cdk.RemovalPolicy.DESTROY)
+record = lambda_.Function(stack, "RecordUpload", runtime=lambda_.Runtime.PYTHON_3_12,
+                          handler="record.handler", code=lambda_.Code.from_asset(HANDLERS),
+                          environment={"TABLE": table.table_name, "OWNER": owner.value_as_string})
+table.grant_write_data(record)
+record.add_event_source(sources.SqsEventSource(queue, batch_size=5))
+
+# a team's own custom resource, handled in Python
+motto_fn = lambda_.Function(stack, "MottoHandler", runtime=lambda_.Runtime.PYTHON_3_12,
+                            handler="motto.handler", code=lambda_.Code.from_asset(HANDLERS))
+motto = cdk.CustomResource(stack, "Motto", service_token=motto_fn.function_arn,
+                           properties={"Words": ["upload", "and", "record"]})
+cdk.CfnOutput(stack, "MottoText", value=motto.get_att_string("Text"))
+app.synth()
