@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tarfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -307,3 +309,47 @@ exports.handler = async () => ({ pid: process.pid, bridge: process.ppid });
     second = invoke_function(name, {})
     assert second.function_error is None, second.raw
     assert second.payload["pid"] != first["pid"]
+
+
+def cdk_handler_source(relative: str) -> str:
+    """A Node handler shipped in aws-cdk-lib (its jsii tarball in the installed Python package)."""
+    import aws_cdk
+
+    tarball = next(Path(aws_cdk.__file__).parent.glob("_jsii/aws-cdk-lib@*.jsii.tgz"))
+    with tarfile.open(tarball) as archive:
+        member = archive.extractfile(f"package/custom-resource-handlers/dist/{relative}")
+        assert member is not None, relative
+        return member.read().decode()
+
+
+def test_cdk_auto_delete_objects_handler_runs_on_nodejs24(create_function, invoke_function,
+                                                         localstack):
+    s3 = localstack.client("s3")
+    bucket = f"lsh-autodelete-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={
+        "TagSet": [{"Key": "aws-cdk:auto-delete-objects", "Value": "true"}]})
+    for key in ("a.txt", "b/c.txt"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/*"]}]}))
+    # aws-cdk-lib's own handler, as CDK deploys it (nodejs24.x, the @aws-sdk/client-s3 of the
+    # runtime); autoDeleteHandler is its logic without the CloudFormation response around it
+    name = create_function(
+        {"index.js": cdk_handler_source("aws-s3/auto-delete-objects-handler/index.js")},
+        runtime="nodejs24.x", handler="index.autoDeleteHandler", timeout=30)
+    try:
+        result = invoke_function(name, {"RequestType": "Delete",
+                                        "ResourceProperties": {"BucketName": bucket}})
+
+        assert result.function_error is None, result.raw
+        assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        # before emptying it, the handler denies new objects (appended to the bucket's policy)
+        assert [(s["Effect"], s["Action"]) for s in policy["Statement"]] == [
+            ("Allow", ["s3:GetObject"]), ("Deny", ["s3:PutObject"])]
+    finally:
+        for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+        s3.delete_bucket(Bucket=bucket)
