@@ -116,3 +116,9 @@ def test_an_order_event_that_is_not_an_order_ends_in_the_dlq_with_its_reason(ord
     letter = eventually(dead_letter, 20, description="the event in the processor's DLQ")
     reason = letter["MessageAttributes"]["ErrorMessage"]["StringValue"]
     assert "is not an order" in reason and "orderId: Field required" in reason, reason
+
+
+def test_both_functions_are_traced_with_x_ray(orders):
+    for output in ("EventPublisherFunctionName", "OrderProcessorFunctionName"):
+        config = orders.lambda_.get_function_configuration(FunctionName=orders.outputs[output])
+        assert config["TracingConfig"] == {"Mode": "Active"}, output
