@@ -164,6 +164,22 @@ def function_venv(progress: Progress = print_progress) -> Path:
                        "Lambda function venv (~10 s)", progress)
 
 
+def function_node_sdk(progress: Progress = print_progress) -> Path:
+    """The cached ``node_modules`` with the AWS SDK for JavaScript v3 that Node.js functions find
+    (built by the Lambda executor on the first Node function; this builds it ahead, e.g. in CI)."""
+    import importlib.util
+
+    source = PLUGIN_SRC / PLUGIN_PACKAGE / "lambda_executor" / "node_sdk.py"
+    spec = importlib.util.spec_from_file_location("lsh_node_sdk", source)
+    assert spec is not None and spec.loader is not None
+    node_sdk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(node_sdk)
+    try:
+        return node_sdk.ensure_node_sdk(cache_root(), progress)
+    except node_sdk.NodeSdkError as e:
+        raise EnvironmentBuildError(str(e)) from e
+
+
 def plux_cache_dir(venv: Path) -> Path:
     """XDG cache folder given to LocalStack, so plux's entry-point cache belongs to this venv."""
     return venv / "xdg-cache"

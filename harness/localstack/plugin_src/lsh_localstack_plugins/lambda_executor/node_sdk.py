@@ -18,7 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
-#: exact versions (npm's latest 3.x when this was written); CDK's handlers need the first six
+#: exact versions (npm's latest 3.x when this was written); CDK's handlers need the first six,
+#: ``AwsCustomResource`` loads ``@aws-sdk/client-<service>`` for whichever service it calls
 NODE_SDK_PACKAGES = (
     "@aws-sdk/client-s3@3.1175.0",
     "@aws-sdk/client-cloudwatch-logs@3.1169.0",
@@ -30,6 +31,11 @@ NODE_SDK_PACKAGES = (
     "@aws-sdk/client-sqs@3.1175.0",
     "@aws-sdk/client-sns@3.1169.0",
     "@aws-sdk/client-sts@3.1177.0",
+    "@aws-sdk/client-eventbridge@3.1169.0",
+    "@aws-sdk/client-secrets-manager@3.1164.0",
+    "@aws-sdk/client-kms@3.1164.0",
+    "@aws-sdk/client-cloudformation@3.1169.0",
+    "@aws-sdk/client-kinesis@3.1143.0",
     "@aws-sdk/credential-providers@3.1175.0",
 )
 NODE_MODULES_ENV = "LSH_FUNCTION_NODE_MODULES"
