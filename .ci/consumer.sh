@@ -79,11 +79,12 @@ for m in present:
     print(f"missing from the venv: {m}", file=sys.stderr)
 for m in extra:
     print(f"should not be importable: {m} ({importlib.util.find_spec(m).origin})", file=sys.stderr)
-import harness
+import harness, harness.pytest_plugin
 if "/site-packages/" not in harness.__file__:
     sys.exit(f"harness comes from {harness.__file__}, not the installed wheel")
 sys.exit(1 if present or extra else 0)
 EOF
+"$work/venv/bin/lsh" --help > /dev/null || fail "the lsh command does not run"
 
 # 3. The consumer project, copied outside the clone, tested as its owner would.
 step "running the consumer project's tests"
