@@ -4,6 +4,8 @@ on the machine's interpreters, which is said once per function in LocalStack's l
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harness.waits import eventually
@@ -128,3 +130,28 @@ def test_other_interpreter_is_said_once_per_function(create_function, lambda_cli
     notice = f"Lambda function {name} declares python3.14 and runs on Python 3."
     lines = [line for line in localstack_log(localstack_backend).splitlines() if notice in line]
     assert len(lines) == 1, lines
+
+
+def test_cloudformation_deploys_functions_with_current_runtimes(localstack, lambda_role_arn,
+                                                               invoke_function):
+    cfn = localstack.client("cloudformation")
+    template = {"Resources": {
+        "Py": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.14", "Handler": "index.handler", "Role": lambda_role_arn,
+            "Code": {"ZipFile": "def handler(event, context):\n    return 'py314'\n"}}},
+        "Node": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "nodejs24.x", "Handler": "index.handler", "Role": lambda_role_arn,
+            "Code": {"ZipFile": "exports.handler = async () => 'node24';\n"}}},
+    }, "Outputs": {"Py": {"Value": {"Ref": "Py"}}, "Node": {"Value": {"Ref": "Node"}}}}
+    stack = unique("lsh-runtimes")
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    try:
+        cfn.get_waiter("stack_create_complete").wait(
+            StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        outputs = {o["OutputKey"]: o["OutputValue"]
+                   for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
+
+        assert invoke_function(outputs["Py"], {}).payload == "py314"
+        assert invoke_function(outputs["Node"], {}).payload == "node24"
+    finally:
+        cfn.delete_stack(StackName=stack)
