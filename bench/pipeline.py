@@ -27,9 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the reference apps' test code
 from _common import machine, summary_ms, write_result  # noqa: E402
 
-from tests.e2e.upload_pipeline.demo import REPO, pipeline_app  # noqa: E402
+from tests.e2e.apps import REPO  # noqa: E402
+from tests.e2e.upload_pipeline.demo import pipeline_app  # noqa: E402
 from harness.deploy import deploy_app  # noqa: E402
 from harness.deploy.deployer import synth_in_background  # noqa: E402
 from harness.deploy.cdklocal import deploy_with_cdklocal  # noqa: E402
@@ -66,7 +68,7 @@ def cold_deploy_cdklocal(runs: int) -> list[float]:
                 (shutil.copytree if src.is_dir() else shutil.copy)(src, app_dir / name)
             t = time.perf_counter()
             with EmbeddedBackend(**QUIET) as localstack:
-                deploy_with_cdklocal(localstack, app_dir)
+                deploy_with_cdklocal(localstack, app_dir, context={"apps": "upload_pipeline"})
                 times.append(time.perf_counter() - t)
         finally:
             shutil.rmtree(app_dir, ignore_errors=True)

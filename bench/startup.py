@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the reference apps' test code
 from _common import machine, summary_ms, write_result, zip_of  # noqa: E402
 
 from harness.localstack import EmbeddedBackend  # noqa: E402

@@ -61,8 +61,10 @@ def release_bootstrap_parameter(localstack: LocalStack,
 
 
 def deploy_with_cdklocal(localstack: LocalStack, app_dir: Path, stacks: str = "--all",
-                         timeout: float = 600.0) -> dict[str, dict[str, str]]:
-    """``cdklocal bootstrap`` then ``cdklocal deploy``; return each stack's outputs."""
+                         timeout: float = 600.0,
+                         context: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """``cdklocal bootstrap`` then ``cdklocal deploy`` (with ``-c key=value`` for each
+    ``context`` entry); return each stack's outputs."""
     app_dir = Path(app_dir).resolve()
     outputs_file = app_dir / "cdk.out" / "lsh-cdklocal-outputs.json"
     env = dict(os.environ, **localstack.env())
@@ -77,7 +79,8 @@ def deploy_with_cdklocal(localstack: LocalStack, app_dir: Path, stacks: str = "-
     release_bootstrap_parameter(localstack)
     _run(["bootstrap", f"aws://000000000000/{localstack.region}"], app_dir, env, timeout)
     # --no-previous-parameters: LocalStack 4.8.1 otherwise fails updates on BootstrapVersion
-    _run(["deploy", stacks, "--require-approval", "never", "--no-previous-parameters",
+    context_args = [arg for key, value in (context or {}).items() for arg in ("-c", f"{key}={value}")]
+    _run(["deploy", stacks, *context_args, "--require-approval", "never", "--no-previous-parameters",
           "--outputs-file", str(outputs_file), "--no-notices", "--progress", "events"],
          app_dir, env, timeout)
     outputs = json.loads(outputs_file.read_text())
