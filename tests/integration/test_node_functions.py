@@ -218,6 +218,24 @@ export const handler = async (event) => {
 """
 
 
+def test_json_log_format_and_level(create_function, invoke_function):
+    name = create_node_function(create_function, """
+exports.handler = async (event) => {
+  console.debug('hidden', event.marker);
+  console.warn('shown', event.marker);
+  return 'ok';
+};
+""", LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN"})
+
+    result = invoke_function(name, {"marker": "m"})
+
+    assert result.payload == "ok", result.raw
+    records = [json.loads(line) for line in result.log_tail.splitlines() if line.startswith("{")]
+    assert [(r["level"], r["message"]) for r in records] == [("WARN", "shown m")]
+    assert records[0]["requestId"] == result.response["ResponseMetadata"]["RequestId"]
+    assert "hidden" not in result.log_tail
+
+
 @pytest.mark.parametrize("files", [{"index.js": SDK_COMMONJS}, {"index.mjs": SDK_ES_MODULE}],
                          ids=["commonjs", "es-module"])
 def test_aws_sdk_v3_reaches_localstack(create_function, create_queue, invoke_function,
