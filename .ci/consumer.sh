@@ -22,10 +22,12 @@ step() { echo "consumer.sh [$((SECONDS - started)) s]: $*"; }
 fail() { echo "consumer.sh: FAILED: $*" >&2; exit 1; }
 
 # 1. The wheel, built from a copy of the sources (no build/ or egg-info left in the clone).
-#    infra/ and functions/ are copied too, so a wheel that ships them again is caught below.
+#    infra/ and functions/ are copied too, and everything is compiled, so a wheel that ships
+#    them or __pycache__ (plugin_src is package data) is caught below.
 step "building the wheel"
-tar -C "$repo" --exclude=__pycache__ --exclude='*.pyc' --exclude=cdk.out --exclude='*.egg-info' \
+tar -C "$repo" --exclude=cdk.out --exclude='*.egg-info' \
     -cf - pyproject.toml README.md harness infra functions | (mkdir -p "$work/src" && tar -C "$work/src" -xf -)
+"$build_python" -m compileall -q "$work/src/harness" > /dev/null || true  # some .py are Lambda code
 "$build_python" -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" "$work/src" \
     || fail "the wheel did not build"
 wheel=$(ls "$work"/dist/localstack_e2e_harness-*.whl)
