@@ -13,6 +13,7 @@ import os
 import signal
 import tarfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,20 @@ def test_cdk_auto_delete_objects_handler_runs_on_nodejs24(create_function, invok
         for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=item["Key"])
         s3.delete_bucket(Bucket=bucket)
+
+
+def test_concurrent_cold_invocations_each_get_their_own_environment(create_function,
+                                                                    invoke_function):
+    name = create_node_function(create_function, """
+exports.handler = async (event) => {
+  await new Promise((resolve) => setTimeout(resolve, 1000));  // overlap: one environment each
+  return { n: event.n, pid: process.pid };
+};
+""")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda n: invoke_function(name, {"n": n}), range(8)))
+
+    assert [r.function_error for r in results] == [None] * 8, [r.raw for r in results]
+    assert [r.payload["n"] for r in results] == list(range(8))
+    assert len({r.payload["pid"] for r in results}) == 8
