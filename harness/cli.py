@@ -29,7 +29,10 @@ from pathlib import Path
 
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
-from harness.localstack import ExternalBackend, LocalStack, create_backend, venvs
+from botocore.exceptions import ClientError, ParamValidationError
+
+from harness.localstack import ExternalBackend, LocalStack, create_backend, processes, venvs
+from harness.localstack.embedded import INTERRUPT_GRACE_SECONDS, EmbeddedBackend
 
 DEFAULT_UP_PORT = 4566
 
@@ -70,12 +73,66 @@ def _app_from_args(args: argparse.Namespace):
     return CdkApp(folder, context=context, stacks=args.stack or None)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP of ``lsh up``: exit code 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 def cmd_up(args: argparse.Namespace) -> int:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
+    """Start (and deploy) in a worker thread; the main thread only waits for a signal, so
+    Ctrl-C / SIGTERM / SIGHUP stop it within ~2 s wherever it is (a venv build, the start, a
+    deploy, serving): LocalStack gets a short grace, every child process is killed (main)."""
     app = None if args.no_deploy else _app_from_args(args)
-    with _backend_from_args(args, default_port=DEFAULT_UP_PORT) as localstack:
+    backend = _backend_from_args(args, default_port=DEFAULT_UP_PORT)
+    # interrupted or failed before it serves: its log is kept (and named); Ctrl-C later is the
+    # normal way to stop, and a clean stop leaves nothing
+    backend.keep_logs = True
+    signalled: list[int] = []
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        signalled.append(signum)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["code"] = _serve(backend, app, stop)
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+        finally:
+            stop.set()
+
+    worker = threading.Thread(target=work, name="lsh-up", daemon=True)
+    worker.start()
+    stop.wait()
+    if signalled:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # the clean-up that follows is not cut short
+        state_file().unlink(missing_ok=True)
+        grace = {"grace": INTERRUPT_GRACE_SECONDS} if isinstance(backend, EmbeddedBackend) else {}
+        backend.stop(**grace)
+        processes.kill_children()  # a pip or CDK synth child; a LocalStack started meanwhile
+        worker.join(timeout=0.5)
+        backend.stop(**grace)  # whatever the worker started in between
+        if getattr(backend, "kept_logs", None):
+            print(f"lsh: LocalStack's log is kept in {backend.kept_logs}", file=sys.stderr)
+        raise Interrupted(signalled[0])
+    if "error" in outcome:
+        if getattr(backend, "kept_logs", None):
+            print(f"lsh: LocalStack's log is kept in {backend.kept_logs}", file=sys.stderr)
+        raise outcome["error"]  # type: ignore[misc]
+    return int(outcome.get("code", 1))  # type: ignore[call-overload]
+
+
+def _serve(backend, app, stop: threading.Event) -> int:
+    with backend as localstack:
         stacks: dict[str, dict[str, str]] = {}
         if app is not None:
             from harness.deploy import deploy_app
@@ -100,17 +157,32 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("Send into it from another shell with `lsh send queue|topic|bus|api|upload|invoke "
               "TARGET WHAT`, follow an event with `lsh trace ID`. Press Ctrl-C to stop.",
               flush=True)
+        backend.keep_logs = False
         try:
-            stop.wait()
+            while not stop.wait(0.2):  # until a signal; LocalStack's death is an error (exit 2)
+                localstack.check_alive()
         finally:
             state_file().unlink(missing_ok=True)
             print("stopping LocalStack ...", flush=True)
     return 0
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _running() -> tuple[LocalStack, dict[str, dict[str, str]]]:
     """The LocalStack of a running ``lsh up`` (or ``LSH_ENDPOINT``) and its stacks' outputs."""
     state = json.loads(state_file().read_text()) if state_file().is_file() else {}
+    if state.get("pid") and not _alive(int(state["pid"])):  # an `lsh up` that was SIGKILLed
+        state_file().unlink(missing_ok=True)
+        state = {}
     endpoint = HarnessConfig.from_env().endpoint or state.get("endpoint_url")
     if not endpoint:
         raise HarnessError("no running LocalStack found: start one with `lsh up` (or set "
@@ -321,8 +393,19 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"lsh: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except (ClientError, ParamValidationError) as exc:  # LocalStack refused what was sent
+        print(f"lsh: error: {' '.join(str(exc).split())}; check the target and what you sent",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"lsh: interrupted ({signal.Signals(signum).name}); stopped", file=sys.stderr)
+        if isinstance(exc, Interrupted):  # lsh up: its worker thread may still be busy
+            sys.stderr.flush()
+            sys.stdout.flush()
+            processes.kill_children()  # e.g. a CDK synth still running in a worker thread
+            os._exit(128 + signum)  # do not wait for worker threads (a synth) to finish
+        return 128 + signum
 
 
 if __name__ == "__main__":

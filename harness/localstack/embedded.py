@@ -89,6 +89,11 @@ def port_in_use(port: int) -> bool:
     return False
 
 
+def _grace_after(exc: BaseException | None) -> float:
+    """Ctrl-C / SIGTERM: a short shutdown, so the caller stops within ~2 s."""
+    return INTERRUPT_GRACE_SECONDS if isinstance(exc, KeyboardInterrupt) else 15.0
+
+
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         with open(path, errors="replace") as handle:
@@ -194,6 +199,16 @@ class EmbeddedBackend(Backend):
             "startup_seconds": round(elapsed, 3), "version": venvs.LOCALSTACK_VERSION},
             death=self.death)
         return self.localstack
+
+    def __enter__(self) -> LocalStack:
+        try:
+            return self.start()
+        except BaseException as exc:
+            self.stop(grace=_grace_after(exc))
+            raise
+
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        self.stop(grace=_grace_after(exc))
 
     def _watch(self, proc: subprocess.Popen) -> None:
         """Wait for LocalStack to exit; an exit nobody asked for is recorded as its death."""

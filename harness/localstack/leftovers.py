@@ -6,8 +6,8 @@
   removes it (:func:`sweep`) once neither the owner nor any process of the run is alive.
 - A log folder ``<tmp>/lsh-logs-<date>-<time>-<run id>`` (LocalStack's log, and the functions'
   CloudWatch logs dumped when a test failed): removed after a clean run, **kept** after a failed,
-  interrupted or crashed one, and named in the pytest summary / the error. The sweep never
-  removes a log folder.
+  interrupted or crashed one, and named in the pytest summary / the error. The sweep removes
+  only those older than :data:`KEPT_LOG_DAYS` days.
 - A deploy lock ``<tmp>/lsh-deploy-<hash of the endpoint>.lock`` (xdist workers sharing one
   LocalStack deploy one after the other): removed when the LocalStack that owns it stops; the
   sweep removes those left behind (unused for 10 min and not held).
@@ -31,6 +31,8 @@ RUN_DIR_PATTERN = re.compile(r"^lsh-([0-9a-f]{12})-")
 LOG_DIR_PREFIX = "lsh-logs-"
 OWNER_FILE = "owner.json"
 STALE_LOCK_SECONDS = 600
+#: kept log folders older than this are removed by the sweep
+KEPT_LOG_DAYS = 7
 
 
 def temp_root() -> Path:
@@ -95,6 +97,10 @@ def sweep(root: Path | None = None, now: float | None = None) -> list[Path]:
             if match and path.is_dir():
                 if owner_alive(path) or processes.pids_of_run(match.group(1)):
                     continue
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+            elif (path.name.startswith(LOG_DIR_PREFIX) and path.is_dir()
+                  and now - path.stat().st_mtime > KEPT_LOG_DAYS * 86400):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
             elif (path.name.startswith("lsh-deploy-") and path.name.endswith(".lock")

@@ -60,3 +60,35 @@ def kill_run(run_id: str, timeout: float = 5.0) -> list[str]:
                 pass
         time.sleep(0.05)
     return killed
+
+
+def children(pid: int) -> list[int]:
+    """Live descendants of ``pid`` (from /proc/*/stat's parent field), children first."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [child for child, ppid in parents.items() if ppid == parent]
+        found += kids
+        frontier += kids
+    return found
+
+
+def kill_children(pid: int | None = None) -> list[str]:
+    """SIGKILL every descendant of ``pid`` (default: this process); describe each one."""
+    killed = []
+    for child in children(os.getpid() if pid is None else pid):
+        desc = describe(child)
+        try:
+            os.kill(child, signal.SIGKILL)
+            killed.append(desc)
+        except ProcessLookupError:
+            pass
+    return killed

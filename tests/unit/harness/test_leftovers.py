@@ -27,6 +27,10 @@ def test_sweep_removes_dead_runs_and_stale_locks_only(tmp_path):
     leftovers.write_owner(alive)
     kept_logs = tmp_path / "lsh-logs-20261202-030000-0123456789ab"
     kept_logs.mkdir()
+    expired_logs = tmp_path / "lsh-logs-20261101-030000-0123456789ab"
+    expired_logs.mkdir()
+    week_ago = time.time() - leftovers.KEPT_LOG_DAYS * 86400 - 60
+    os.utime(expired_logs, (week_ago, week_ago))
     stale_lock, fresh_lock = tmp_path / "lsh-deploy-aaa.lock", tmp_path / "lsh-deploy-bbb.lock"
     stale_lock.write_text("")
     fresh_lock.write_text("")
@@ -37,7 +41,7 @@ def test_sweep_removes_dead_runs_and_stale_locks_only(tmp_path):
 
     removed = set(leftovers.sweep(tmp_path))
 
-    assert removed == {dead, recycled, no_owner, stale_lock}
+    assert removed == {dead, recycled, no_owner, stale_lock, expired_logs}
     assert alive.is_dir() and kept_logs.is_dir() and fresh_lock.exists() and other.is_dir()
 
 
