@@ -157,6 +157,7 @@ def test_uncaught_exception_and_exit_are_reported_and_recovered(create_function,
 exports.handler = async (event) => {
   if (event.exit) { console.log('about to exit'); process.exit(3); }
   if (event.throwLater) { setTimeout(() => { throw new TypeError('late'); }, 5); await new Promise(() => {}); }
+  if (event.rejectLater) { Promise.reject(new RangeError('nobody waits')); await new Promise(() => {}); }
   return 'alive';
 };
 """)
@@ -170,6 +171,10 @@ exports.handler = async (event) => {
     assert thrown.function_error == "Unhandled"
     assert thrown.payload["errorType"] == "TypeError", thrown.raw
     assert thrown.payload["errorMessage"] == "late"
+
+    rejected = invoke_function(name, {"rejectLater": True})
+    assert rejected.payload["errorType"] == "Runtime.UnhandledPromiseRejection", rejected.raw
+    assert rejected.payload["errorMessage"] == "RangeError: nobody waits"
 
     assert invoke_function(name, {}).payload == "alive"
 
