@@ -26,6 +26,7 @@ APPS: dict[str, str] = {
     "order_events": "infra.order_events.stack:add_to",
     "ledger": "infra.ledger.stack:add_to",
     "order_routing": "infra.order_routing.stack:add_to",
+    "order_saga": "infra.order_saga.stack:add_to",
 }
 
 

@@ -23,14 +23,13 @@ changes it while LocalStack runs, so one LocalStack can run a suite both ways.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import json
 import os
-import sys
 import threading
 import time as _time
-from typing import Any, Callable
+from typing import Any
+
+from lsh_localstack_plugins.after_import import after_import
 
 ENV_VAR = "LSH_SFN_TIME_SCALE"
 ROUTE = "/_lsh/sfn/time-scale"
@@ -138,48 +137,12 @@ _RETRIER = "localstack.services.stepfunctions.asl.component.common.retry.retrier
 _WAIT = "localstack.services.stepfunctions.asl.component.state.state_wait.wait_function.wait_function"
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """Runs a patch right after a module is first imported: Step Functions' interpreter loads
-    only when the service is first used, and importing it at start-up would cost every run
-    ~0.25 s."""
-
-    def __init__(self, patches: dict[str, Callable[[], None]]):
-        self.patches = patches
-
-    def find_spec(self, name, path, target=None):
-        patch = self.patches.get(name)
-        if patch is None:
-            return None
-        sys.meta_path.remove(self)  # find the real spec without coming back here
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
-        if spec is None or spec.loader is None:
-            return spec
-        loader, exec_module = spec.loader, spec.loader.exec_module
-
-        def exec_then_patch(module):
-            exec_module(module)
-            sys.modules[name] = module  # the patch imports it by name
-            patch()
-
-        loader.exec_module = exec_then_patch
-        return spec
-
-
 def install() -> TimeScale:
     """Scale retries and waits by ``LSH_SFN_TIME_SCALE`` and serve the route to change it."""
     from localstack.services.edge import ROUTER
 
     SCALE.set(_initial_scale())
-    patches = {_RETRIER: lambda: scale_retry_intervals(SCALE),
-               _WAIT: lambda: scale_wait_states(SCALE)}
-    for name, patch in list(patches.items()):
-        if name in sys.modules:  # already loaded: patch now
-            patch()
-            del patches[name]
-    if patches:
-        sys.meta_path.insert(0, _AfterImport(patches))
+    after_import({_RETRIER: lambda: scale_retry_intervals(SCALE),
+                  _WAIT: lambda: scale_wait_states(SCALE)})
     ROUTER.add(make_resource(SCALE))
     return SCALE

@@ -1,0 +1,1 @@
+"""The order saga reference app (seed 002)."""
