@@ -97,7 +97,18 @@ def _function_node() -> str:
     if not node or not os.access(node, os.X_OK):
         raise LambdaRuntimeException(
             "The 'process' Lambda executor runs nodejs functions with the machine's node and "
-            f"found none: install Node.js (18 or later) or set {FUNCTION_NODE_ENV} to a node binary"
+            f"found none: install Node.js 20.6 or later, or set {FUNCTION_NODE_ENV} to a node binary"
+        )
+    version = _interpreter_version(node, True)
+    try:
+        too_old = tuple(int(p) for p in version.split(".")[:2]) < (20, 6)
+    except ValueError:
+        too_old = False  # could not ask: let the runtime's own start-up say what is wrong
+    if too_old:
+        raise LambdaRuntimeException(
+            f"The 'process' Lambda executor runs nodejs functions with {node}, which is Node.js "
+            f"{version}; it needs 20.6 or later (the AWS SDK v3 and ES-module loading): install a "
+            f"newer Node.js or set {FUNCTION_NODE_ENV} to one"
         )
     return node
 
