@@ -1,0 +1,1 @@
+"""Unit tests of the order saga (seed 002): its CDK stack and its handlers."""
