@@ -1,6 +1,7 @@
 """CloudFormation custom resources in LocalStack (our ``custom_resources`` provider plugin), with a
 Python handler: success, FAILED with its reason, ``Fn::GetAtt`` on ``Data``, an update that
-replaces the resource, delete on stack delete, a handler that never answers, one that crashes.
+replaces the resource, delete on stack delete, a handler that never answers, one that crashes;
+and a Node.js handler answering the way ``cfn-response`` and CDK's handlers do.
 
 Each stack is plain CloudFormation (no CDK) so the protocol is what is tested; the CDK shapes are
 in test_deploy_options.py's app. The handler records every request it gets on an SQS queue.
@@ -164,3 +165,35 @@ def test_crashing_handler_fails_with_its_error(cfn, stack_name, recorded):
     url, _ = recorded
     with pytest.raises(DeployError, match="ValueError: the handler crashed on purpose"):
         deploy_stack(cfn, stack_name, template(url, Mode="crash"), timeout=120)
+
+
+NODE_HANDLER = r"""
+const https = require('https');
+const url = require('url');
+exports.handler = async (event) => {
+  const body = JSON.stringify({Status: event.RequestType === 'Delete' ? 'SUCCESS' : 'FAILED',
+    Reason: 'node says no: ' + event.ResourceProperties.Name, PhysicalResourceId: 'node-1',
+    StackId: event.StackId, RequestId: event.RequestId,
+    LogicalResourceId: event.LogicalResourceId});
+  const parsed = url.parse(event.ResponseURL);  // as cfn-response does: https, port 443
+  await new Promise((resolve, reject) => {
+    const req = https.request({hostname: parsed.hostname, path: parsed.path, method: 'PUT',
+      headers: {'content-type': '', 'content-length': Buffer.byteLength(body)}}, resolve);
+    req.on('error', reject); req.write(body); req.end();
+  });
+};
+"""
+
+
+def test_node_handler_response_reaches_cloudformation(cfn, stack_name):
+    """A Node.js handler PUTs with https.request({hostname, path}) (port 443, as AWS's presigned
+    URL wants); its FAILED reason arrives, so the response went through."""
+    template = {"Resources": {
+        "Handler": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "nodejs22.x", "Handler": "index.handler", "Timeout": 10,
+            "Role": "arn:aws:iam::000000000000:role/lsh-custom-resource",
+            "Code": {"ZipFile": NODE_HANDLER}}},
+        "Thing": {"Type": "Custom::NodeThing", "Properties": {
+            "ServiceToken": {"Fn::GetAtt": ["Handler", "Arn"]}, "Name": "widget"}}}}
+    with pytest.raises(DeployError, match="node says no: widget"):
+        deploy_stack(cfn, stack_name, template, timeout=120)

@@ -58,6 +58,24 @@ def test_own_python_custom_resource_feeds_an_output(samples):
     assert motto.physical_id == "motto-upload-and-record"
 
 
+def test_node_function_log_retention_through_cdk_custom_resource(localstack, samples):
+    """``log_retention``: CDK's Custom::LogRetention (a nodejs24.x handler using the AWS SDK v3)
+    creates the function's log group with the retention; the nodejs22.x function runs."""
+    name = samples.function("Greeter")
+    result = localstack.client("lambda").invoke(FunctionName=name, Payload=b'{"name": "cdk"}')
+    assert json.loads(result["Payload"].read()) == {"greeting": "hello cdk"}
+    groups = localstack.client("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"]
+    assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [
+        (f"/aws/lambda/{name}", 7)]
+
+
+def test_aws_custom_resource_sdk_call_feeds_an_output(samples):
+    """``AwsCustomResource`` (Custom::AWS, a Node handler): SQS GetQueueAttributes at deploy time,
+    its flattened response field as an output."""
+    assert samples.outputs["QueueVisibilityTimeout"] == "30"
+
+
 def test_lookups_by_construct_path_and_logical_id(localstack, samples):
     queue = samples.resource("UploadEvents")
     assert queue.type == "AWS::SQS::Queue"
@@ -98,9 +116,10 @@ def test_skipped_resource_type_fails_the_deploy(localstack):
     name = f"lsh-skip-{uuid.uuid4().hex[:8]}"
     template = {"Resources": {
         "Queue": {"Type": "AWS::SQS::Queue"},
-        "Board": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": "{}"}}}}
+        # a type no one will add a provider for here (LocalStack community has none)
+        "Dish": {"Type": "AWS::GroundStation::Config", "Properties": {"Name": "dish"}}}}
     try:
-        with pytest.raises(DeployError, match=r"no provider for Board \(AWS::CloudWatch::Dashboard"
+        with pytest.raises(DeployError, match=r"no provider for Dish \(AWS::GroundStation::Config"
                                               r"\) and skipped it"):
             deploy_stack(cfn, name, template, timeout=60)
         # allowed on purpose: the same stack deploys
@@ -153,3 +172,15 @@ def test_fingerprint_ignores_test_output_but_not_sources(tmp_path):
     with_params = CdkApp(app_dir, parameters={"P": "1"})
     assert with_params.synth_fingerprint("us-east-1") == app.synth_fingerprint("us-east-1")
     assert with_params.fingerprint("us-east-1") != app.fingerprint("us-east-1")
+
+
+def test_stack_delete_runs_auto_delete_objects(localstack, samples):
+    """``auto_delete_objects``: deleting the stack empties the bucket (CDK's Node handler) so
+    CloudFormation can delete it. Last in this module: it deletes the module's stack."""
+    s3, cfn = localstack.client("s3"), localstack.client("cloudformation")
+    bucket = samples.bucket("Uploads")
+    s3.put_object(Bucket=bucket, Key="left/behind.txt", Body=b"x")
+    cfn.delete_stack(StackName="LshBlockedSamples")
+    wait_for_gone(cfn, "LshBlockedSamples", 120)
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert bucket not in names

@@ -23,9 +23,11 @@ a route served by LocalStack itself (``/_lsh/cfn-custom-resource/<request id>``)
   crashes without responding fails it at once with the function's error (AWS would retry and
   wait out the hour).
 
-``ResponseURL`` is ``http://`` for Python and other handlers (AWS gives an ``https://`` presigned
-S3 URL; LocalStack's certificate is self-signed) and ``https://`` for Node.js handlers, whose
-response code (CDK's and ``cfn-response``) can only speak HTTPS.
+``ResponseURL`` is ``http://`` (AWS gives an ``https://`` presigned S3 URL; LocalStack's
+certificate is self-signed, so ``urllib`` would refuse it). The Node.js handlers CDK ships send
+their response with ``https.request({hostname, path})`` (port 443, whatever the URL says): Node.js
+runtimes of our ``process`` executor preload ``cfn_response_hook.js``, which sends a https request
+for this route to LocalStack over HTTP.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import os
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -88,8 +91,9 @@ class PendingResponses:
 
 
 PENDING = PendingResponses()
-_route_lock = threading.Lock()
-_route_installed = False
+_install_lock = threading.Lock()
+_installed = False
+NODE_HOOK = Path(__file__).with_name("cfn_response_hook.js")
 
 
 def make_resource(pending: PendingResponses) -> Any:
@@ -112,15 +116,40 @@ def make_resource(pending: PendingResponses) -> Any:
 
 
 def install() -> None:
-    """Serve the response route on LocalStack's edge router (once)."""
-    global _route_installed
-    with _route_lock:
-        if _route_installed:
+    """Serve the response route on LocalStack's edge router and preload the Node.js response hook
+    into Node runtimes started from now on (once; before the first handler is invoked)."""
+    global _installed
+    with _install_lock:
+        if _installed:
             return
         from localstack.services.edge import ROUTER
 
         ROUTER.add(make_resource(PENDING))
-        _route_installed = True
+        install_node_hook()
+        _installed = True
+
+
+def install_node_hook() -> None:
+    """``node --require cfn_response_hook.js`` for the ``process`` executor's Node.js runtimes."""
+    try:
+        from lsh_localstack_plugins.lambda_executor import executor
+    except Exception as exc:  # no process executor (e.g. another LAMBDA_RUNTIME_EXECUTOR)
+        LOG.info("custom resources: no Node.js response hook (%s)", exc)
+        return
+    original = getattr(executor, "_node_runtime_command", None)
+    if original is None or getattr(original, "lsh_cfn_hook", False):
+        if original is None:
+            LOG.warning("custom resources: the process executor has no _node_runtime_command; "
+                        "Node.js custom-resource handlers cannot send their responses")
+        return
+
+    def with_hook(node: str) -> list[str]:
+        command = list(original(node))
+        at = command.index(node) + 1 if node in command else len(command) - 1
+        return command[:at] + ["--require", str(NODE_HOOK)] + command[at:]
+
+    with_hook.lsh_cfn_hook = True  # type: ignore[attr-defined]
+    executor._node_runtime_command = with_hook
 
 
 def as_cfn_strings(value: Any) -> Any:
@@ -161,10 +190,10 @@ def timeout_of(properties: dict) -> float:
     return float(os.environ.get(TIMEOUT_VAR) or DEFAULT_TIMEOUT_S)
 
 
-def response_url(request_id: str, https: bool) -> str:
+def response_url(request_id: str) -> str:
     from localstack import config
 
-    base = config.internal_service_url(host="127.0.0.1", protocol="https" if https else "http")
+    base = config.internal_service_url(host="127.0.0.1", protocol="http")
     return f"{base}{ROUTE}/{request_id}"
 
 
@@ -267,8 +296,7 @@ class CustomResourceProvider:
         event: dict[str, Any] = {
             "RequestType": request_type,
             "ServiceToken": token,
-            "ResponseURL": response_url(request_id, https=not is_topic and
-                                        self._is_node(request, token)),
+            "ResponseURL": response_url(request_id),
             "StackId": request.stack_id,
             "RequestId": request_id,
             "LogicalResourceId": name,
@@ -317,14 +345,6 @@ class CustomResourceProvider:
         return connect_to(region_name=request.region_name, aws_access_key_id=request.account_id,
                           config=Config(read_timeout=read_timeout, connect_timeout=10,
                                         retries={"total_max_attempts": 1}))
-
-    def _is_node(self, request: Any, function: str) -> bool:
-        try:
-            config = self._clients(request).lambda_.get_function_configuration(
-                FunctionName=function)
-        except Exception:  # the invoke itself will say what is wrong with the function
-            return False
-        return str(config.get("Runtime", "")).startswith("nodejs")
 
     def _invoke(self, request: Any, function: str, event: dict, timeout: float) -> str | None:
         """Invoke the handler; return its error (``errorType: errorMessage``) when it crashed.
