@@ -1,7 +1,10 @@
 """``POST /events``: validate the JSON body, publish the event to the pipeline topic, answer 202.
 
 - A bad body gets 400 and a message naming each bad field (``{"message", "errors": [{field,
-  message}]}``); nothing is published.
+  message}]}``); nothing is published. That includes what SNS -> SQS cannot carry (U+FFFE,
+  U+FFFF, NaN): such an event would be accepted, then dropped on its way with no DLQ.
+- A body whose event would exceed SNS's 256 KiB message limit gets 413 saying so (it used to be
+  a bare 502 from a failed publish).
 - An ``Idempotency-Key`` header makes retries safe (Powertools idempotency, DynamoDB store): the
   same key with the same body returns the first call's event id and publishes nothing more; the
   same key with another body gets 422; a retry while the first call still runs gets 409.
@@ -21,7 +24,9 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.upload_pipeline.common.aws import client, idempotency_config, persistence
-from functions.upload_pipeline.common.models import ApiEvent, NewEventRequest, describe, field_errors, now_iso
+from functions.upload_pipeline.common.models import (SNS_MAX_MESSAGE_BYTES, ApiEvent,
+                                                     NewEventRequest, describe, field_errors,
+                                                     now_iso)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -36,14 +41,29 @@ def _error(status: int, message: str, **extra) -> Response:
                     body={"message": message, **extra})
 
 
+def new_event(request: dict) -> ApiEvent:
+    return ApiEvent(source="api", event_id=f"api-{uuid.uuid4().hex}", type=request["type"],
+                    payload=request["payload"], received_at=now_iso())
+
+
+def attributes(event: ApiEvent) -> dict:
+    return {"source": {"DataType": "String", "StringValue": "api"},
+            "event_id": {"DataType": "String", "StringValue": event.event_id}}
+
+
+def message_bytes(event: ApiEvent) -> int:
+    """The size SNS counts for the event's message: body plus attribute names, types, values."""
+    size = len(event.model_dump_json().encode())
+    for name, value in attributes(event).items():
+        size += len(name.encode()) + len(value["DataType"]) + len(value["StringValue"].encode())
+    return size
+
+
 def publish(request: dict) -> dict:
     """Give the event an id, publish it to the pipeline topic; return what the API answers."""
-    event = ApiEvent(source="api", event_id=f"api-{uuid.uuid4().hex}", type=request["type"],
-                     payload=request["payload"], received_at=now_iso())
+    event = new_event(request)
     client("sns").publish(TopicArn=os.environ["TOPIC_ARN"], Message=event.model_dump_json(),
-                          MessageAttributes={
-                              "source": {"DataType": "String", "StringValue": "api"},
-                              "event_id": {"DataType": "String", "StringValue": event.event_id}})
+                          MessageAttributes=attributes(event))
     logger.info("event published", extra={"event_id": event.event_id, "type": event.type})
     return {"event_id": event.event_id, "status": "accepted"}
 
@@ -64,6 +84,13 @@ def post_event() -> Response:
         logger.info("invalid request", extra={"errors": errors})
         return _error(400, f"invalid request body: {describe(errors)}", errors=errors)
     body = request.model_dump(mode="json")
+    size = message_bytes(new_event(body))
+    if size > SNS_MAX_MESSAGE_BYTES:
+        logger.info("request too large", extra={"bytes": size})
+        return _error(413, f"request body too large: its event would be {size:,} bytes, and SNS "
+                           f"carries at most {SNS_MAX_MESSAGE_BYTES:,} bytes (256 KiB) per "
+                           "message: send less (e.g. put large content in S3 and send its key)",
+                      limit_bytes=SNS_MAX_MESSAGE_BYTES, event_bytes=size)
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
     if key is None or not key.strip():
         return Response(202, content_types.APPLICATION_JSON, publish(body))

@@ -14,12 +14,14 @@ body that is none of them fails validation with one clear error instead of four.
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Model
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag,
-                      ValidationError, field_serializer)
+                      ValidationError, field_serializer, field_validator)
 
 Source = Literal["s3", "api", "bus"]
 
@@ -46,6 +48,36 @@ EventTypeName = Annotated[
 EventId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
+#: Characters an SQS message body cannot hold that a JSON serializer writes as they are (C0
+#: controls are escaped): SNS accepts them, then its delivery to an SQS subscription drops the
+#: message with no DLQ (AWS and LocalStack alike), so the API refuses them at the door.
+SQS_UNSAFE_CHARACTERS = re.compile("[\ufffe\uffff\ud800-\udfff]")
+#: The most an SNS message may hold (body and attributes), in bytes.
+SNS_MAX_MESSAGE_BYTES = 262_144
+
+
+def undeliverable(value: Any, path: str = "payload") -> str | None:
+    """Why ``value`` (decoded JSON) cannot travel SNS -> SQS intact, naming where; else None."""
+    if isinstance(value, str):
+        bad = SQS_UNSAFE_CHARACTERS.search(value)
+        if bad:
+            return (f"{path} holds U+{ord(bad.group()):04X} at character {bad.start()}, which an "
+                    "SQS message cannot carry (SNS -> SQS would drop the event): remove it")
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"{path} is {value}, which JSON cannot carry: send a number or a string"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = undeliverable(key, f"{path} key {key!r}") or undeliverable(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = undeliverable(item, f"{path}.{index}")
+            if found:
+                return found
+    return None
+
+
 class NewEventRequest(BaseModel):
     """The JSON body of ``POST /events``."""
 
@@ -54,6 +86,14 @@ class NewEventRequest(BaseModel):
     type: EventTypeName = Field(description="What happened, e.g. 'order.created'.")
     payload: dict[str, Any] = Field(default_factory=dict,
                                     description="Free-form JSON object carried with the event.")
+
+    @field_validator("payload")
+    @classmethod
+    def _deliverable(cls, payload: dict[str, Any]) -> dict[str, Any]:
+        problem = undeliverable(payload)
+        if problem:
+            raise ValueError(problem)
+        return payload
 
 
 class ApiEvent(BaseModel):
