@@ -52,7 +52,8 @@ problems += [f"lacks extra {x}" for x in ("cdk", "fuzz", "containers", "asyncio"
              if f"Provides-Extra: {x}\n" not in metadata]
 for p in problems:
     print(f"wheel {sys.argv[1].rsplit('/', 1)[-1]}: {p}", file=sys.stderr)
-print(f"wheel: {len(names)} files, harness only, package data present")
+if not problems:
+    print(f"wheel: {len(names)} files, harness only, package data present")
 sys.exit(1 if problems else 0)
 EOF
 
