@@ -72,3 +72,70 @@ def test_unknown_names_and_refused_events_are_one_clear_error(localstack, bus):
             routes.resolve(["nope"])
         with pytest.raises(HarnessError, match="refused 'shop' / 'Order Paid': .*Detail"):
             routes.put([{"Source": "shop", "DetailType": "Order Paid", "Detail": "not json"}])
+
+
+# --- the EventBridge trace stages (plugin lsh_localstack_plugins.events_log) ---
+
+def test_the_trace_follows_an_event_across_the_bus_into_a_target_dlq(localstack, bus,
+                                                                     create_queue):
+    """A rule whose target cannot be delivered to (a function that does not exist) with a DLQ:
+    the event ends in that DLQ once (plugin events_target_dlq), and the trace shows every
+    stage: put, matched, the target's failure with its error, the DLQ that holds it."""
+    from harness.dlq import url_of_arn
+    from harness.probes import peek_messages
+    from harness.trace import Tracer
+    from harness.trace.eventbridge import bus_stages
+    from harness.waits import eventually
+
+    name, _ = bus
+    events, sqs = localstack.client("events"), localstack.client("sqs")
+    dlq_url, dlq_arn = create_queue("lsh-route-dlq")
+    missing = f"arn:aws:lambda:{localstack.region}:000000000000:function:lsh-missing"
+    events.put_rule(Name="refunds", EventBusName=name,
+                    EventPattern=json.dumps({"source": ["shop"], "detail-type": ["Refund"]}))
+    events.put_targets(Rule="refunds", EventBusName=name, Targets=[
+        {"Id": "gone", "Arn": missing, "DeadLetterConfig": {"Arn": dlq_arn}}])
+    needle = f"refund-{uuid.uuid4().hex[:8]}"
+    events.put_events(Entries=[{"EventBusName": name, "Source": "shop", "DetailType": "Refund",
+                                "Detail": json.dumps({"id": needle})}])
+
+    def dead_lettered() -> dict:
+        [message] = [m for m in peek_messages(sqs, dlq_url) if needle in m["Body"]]
+        return message
+    message = eventually(dead_lettered, description="the undeliverable event in the target DLQ")
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["TARGET_ARN"] == missing and attributes["RULE_ARN"].endswith("/refunds")
+    assert attributes["ERROR_CODE"] == "ResourceNotFoundException", attributes
+    assert json.loads(message["Body"])["detail"] == {"id": needle}
+    assert url_of_arn(sqs, dlq_arn).rsplit("/", 1)[-1] == dlq_url.rsplit("/", 1)[-1]
+
+    trace = Tracer(localstack, bus_stages(name, "shop bus")).trace(needle)
+    by_name = {s.name: s for s in trace.stages}
+    assert [s.reached for s in trace.stages] == [True, True, False, True], trace.render()
+    assert "matched by refunds" in by_name["shop bus: rule matched"].detail
+    assert "lsh-missing failed: ResourceNotFoundException" in by_name[
+        "shop bus: target sent"].detail
+    assert "DLQ lsh-route-dlq" in by_name["shop bus: target DLQ"].detail
+    events.remove_targets(Rule="refunds", EventBusName=name, Ids=["gone"])
+    events.delete_rule(Name="refunds", EventBusName=name)
+
+
+def test_the_trace_of_a_delivered_event_and_of_a_near_miss(localstack, bus):
+    from harness.trace import Tracer
+    from harness.trace.eventbridge import bus_stages
+
+    name, queue = bus
+    events = localstack.client("events")
+    delivered, missed = (f"o-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    events.put_events(Entries=[
+        {"EventBusName": name, "Source": "shop", "DetailType": "Order Paid",
+         "Detail": json.dumps({"id": delivered})},
+        {"EventBusName": name, "Source": "shop", "DetailType": "Order Lost",
+         "Detail": json.dumps({"id": missed})}])
+    tracer = Tracer(localstack, bus_stages(name))
+    ok, miss = tracer.trace(delivered), tracer.trace(missed)
+    assert [s.reached for s in ok.stages] == [True, True, True, None], ok.render()
+    assert f"sent to {queue['A']}, {queue['B']}" in ok.stages[2].detail
+    assert [s.reached for s in miss.stages] == [True, False, False, None], miss.render()
+    assert "no rule of the bus matched it (source 'shop', detail-type 'Order Lost')" in \
+        miss.stages[1].detail
