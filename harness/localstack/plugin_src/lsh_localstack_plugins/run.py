@@ -35,7 +35,8 @@ def main() -> None:
         threading.Thread(target=_watch_stdin, name="lsh-lifeline", daemon=True).start()
     from localstack.runtime.main import main as localstack_main
 
-    from lsh_localstack_plugins import changes, loopback, sfn_target, sfn_time, sns_log
+    from lsh_localstack_plugins import (changes, events_log, loopback, sfn_target, sfn_time,
+                                        sns_log)
     from lsh_localstack_plugins.patches import apply_all
 
     loopback.bind_gateway_to_listen_host()
@@ -43,6 +44,7 @@ def main() -> None:
     sns_log.install()  # only with LSH_SNS_PUBLISH_LOG=1
     sfn_time.install()  # LSH_SFN_TIME_SCALE: virtual time for Step Functions waits and retries
     sfn_target.install()  # EventBridge -> Step Functions targets with InputPath
+    events_log.install()  # EventBridge: GET /_lsh/events/log (rules matched, targets)
     changes.install()
 
     localstack_main()
