@@ -59,6 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "[env LSH_FUZZ_EXAMPLES]")
     group.addoption("--lsh-cdk-app", default=None,
                     help="folder holding the cdk.json of the app to deploy [env LSH_CDK_APP]")
+    group.addoption("--lsh-parameter", action="append", default=[], metavar="[STACK:]NAME=VALUE",
+                    help="a CloudFormation parameter value for the apps `deploy` deploys, unless "
+                         "the test's CdkApp(parameters=...) gives one (repeatable)")
 
 
 FUZZ_PROFILE = "lsh-fuzz"
@@ -204,7 +207,19 @@ def cdk_app(pytestconfig: pytest.Config) -> CdkApp:
     if not (folder / "cdk.json").is_file():
         raise HarnessError(f"no cdk.json in {folder}: point --lsh-cdk-app / LSH_CDK_APP at your "
                            "CDK app's folder, or override the `cdk_app` fixture")
-    return CdkApp(folder)
+    return CdkApp(folder, parameters=cli_parameters(pytestconfig))
+
+
+def cli_parameters(config: pytest.Config) -> dict[str, str]:
+    """``--lsh-parameter NAME=VALUE`` (or ``STACK:NAME=VALUE``) options as a dict."""
+    values = {}
+    for item in config.getoption("lsh_parameter") or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise pytest.UsageError(f"--lsh-parameter {item!r}: write it as NAME=VALUE "
+                                    "(or STACK:NAME=VALUE)")
+        values[name] = value
+    return values
 
 
 @pytest.fixture(scope="session")
@@ -216,6 +231,7 @@ def deploy(request: pytest.FixtureRequest) -> Callable[..., DeployedApp]:
 
     Deploys hold a lock per LocalStack, so xdist workers sharing one deploy one after the other
     (the first deploys, the others find nothing to change)."""
+    import dataclasses
     import fcntl
 
     from harness.deploy.deployer import synth_in_background
@@ -223,6 +239,8 @@ def deploy(request: pytest.FixtureRequest) -> Callable[..., DeployedApp]:
     deployed: dict[tuple, DeployedApp] = {}
 
     def _deploy(app: CdkApp) -> DeployedApp:
+        app = dataclasses.replace(app, parameters={**cli_parameters(request.config),
+                                                   **app.parameters})
         synthesized = synth_in_background(app)  # synthesize while LocalStack starts
         localstack: LocalStack = request.getfixturevalue("localstack")
         key = (app.fingerprint(localstack.region), tuple(app.stacks or ()))

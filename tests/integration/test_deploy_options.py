@@ -176,7 +176,7 @@ def test_fingerprint_ignores_test_output_but_not_sources(tmp_path):
 
 def test_stack_delete_runs_auto_delete_objects(localstack, samples):
     """``auto_delete_objects``: deleting the stack empties the bucket (CDK's Node handler) so
-    CloudFormation can delete it. Last in this module: it deletes the module's stack."""
+    CloudFormation can delete it. The last test of this module using `samples`: it deletes the stack."""
     s3, cfn = localstack.client("s3"), localstack.client("cloudformation")
     bucket = samples.bucket("Uploads")
     s3.put_object(Bucket=bucket, Key="left/behind.txt", Body=b"x")
@@ -184,3 +184,21 @@ def test_stack_delete_runs_auto_delete_objects(localstack, samples):
     wait_for_gone(cfn, "LshBlockedSamples", 120)
     names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert bucket not in names
+
+
+class _Options:
+    def __init__(self, values: list[str]):
+        self.values = values
+
+    def getoption(self, name: str) -> list[str]:
+        assert name == "lsh_parameter"
+        return self.values
+
+
+def test_lsh_parameter_option_parses_name_value_pairs():
+    from harness.pytest_plugin import cli_parameters
+
+    assert cli_parameters(_Options(["Owner=team=a", "LshBlockedSamples:Owner=b"])) == {
+        "Owner": "team=a", "LshBlockedSamples:Owner": "b"}
+    with pytest.raises(pytest.UsageError, match=r"--lsh-parameter 'Owner': write it as NAME=VALUE"):
+        cli_parameters(_Options(["Owner"]))
