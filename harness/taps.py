@@ -104,7 +104,8 @@ class BusTap:
                 return self.events
             self.events += [json.loads(m["Body"]) for m in messages]
             self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(messages)])
 
     def matching(self, predicate: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
         return [event for event in self.drain() if predicate(event)]

@@ -10,7 +10,8 @@ The policy is a small value (:class:`Policy`); :func:`eventually` and its asynci
 
 :func:`never` (and :func:`never_async`) is the other half: a check that must *not* hold during a
 window ("this event did not reach that queue"), re-checked on the same schedule and wake-ups until
-the window ends, last at its very end. On failure, :class:`NeverViolated` says what was seen and when.
+the window ends, last at its very end. On failure, :class:`NeverViolated` says what was seen and
+when.
 
 With a live change feed (:mod:`harness.changes`; the pytest plugin opens one on the harness's
 LocalStack), a check does not have to poll fast: between attempts it waits for the polling
@@ -215,7 +216,8 @@ async def eventually_async(check: Callable[[], T | Awaitable[T]], timeout: float
         return await AsyncRetrying(**_retrying_kwargs(policy, _pick_feed(feed),
                                                       asynchronous=True))(_in_thread(check))
     except RetryError as exc:
-        raise _timeout_error(exc, check, policy, description, diagnose) from exc.last_attempt.exception()
+        raise _timeout_error(exc, check, policy, description,
+                             diagnose) from exc.last_attempt.exception()
 
 
 def _in_thread(check: Callable[[], T | Awaitable[T]]) -> Callable[[], Awaitable[T]]:

@@ -50,7 +50,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
         order = parse(event=event, model=OrderEvent)
     except ValidationError as exc:
         problems = describe(exc)
-        logger.error("not an order event", extra={"problems": problems, "event_id": event.get("id")})
+        logger.error("not an order event",
+                     extra={"problems": problems, "event_id": event.get("id")})
         raise InvalidOrderEvent(f"event {event.get('id')} is not an order: {problems}") from None
     item = item_of(order)
     _table().put_item(Item=item)

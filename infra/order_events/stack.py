@@ -6,7 +6,7 @@ that stores it, queryable by event type and time.
                                                        detail.status PLACED
                                                      ─→ processor (async) ─→ orders table
                                                                              GSI by_event_type
-    the processor's failed events (after its async retries) ─→ dead-letter queue, with the reason
+    the processor's failed events (after its async retries) ─→ dead-letter queue (with reason)
 
 Both functions are traced with X-Ray (``Tracing.ACTIVE``), as in the seed. Each function's role
 holds only what it uses: the publisher may put events on this bus, the processor may put items

@@ -37,7 +37,8 @@ def test_content_filters_agree(localstack, detail_filter, matching, not_matching
     pattern = {"source": ["lsh.test"], "detail": detail_filter}
     assert_pattern(localstack, pattern, quiet=0.5,
                    matching=[{"source": "lsh.test", "detail-type": "t", "detail": matching}],
-                   not_matching=[{"source": "lsh.test", "detail-type": "t", "detail": not_matching}])
+                   not_matching=[{"source": "lsh.test", "detail-type": "t",
+                                  "detail": not_matching}])
 
 
 def test_fields_put_events_sets_get_this_localstack_values(localstack):

@@ -63,8 +63,8 @@ def test_publisher_says_when_eventbridge_refuses_the_entry(order_aws, lambda_con
     refused = {"Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "bus gone"}],
                "FailedEntryCount": 1}
     monkeypatch.setattr(publisher._events(), "put_events", lambda **_: refused)
-    with pytest.raises(publisher.PublishFailed,
-                       match="EventBridge refused order TEST-1234's event: InternalFailure: bus gone"):
+    refusal = "EventBridge refused order TEST-1234's event: InternalFailure: bus gone"
+    with pytest.raises(publisher.PublishFailed, match=refusal):
         publisher.handler(dict(SEED), lambda_context)
 
 
