@@ -70,7 +70,8 @@ class BusTap:
     The tap is one more rule on the bus (``bus``: a name or an ARN; ``pattern``: default
     :data:`ALL_EVENTS`, or any event pattern to keep only what it matches) whose target is a
     FIFO queue of its own (one message group, so order is kept); a bus hands an event to every
-    matching rule, so the app's own rules and targets see the same events as before.
+    matching rule, so the app's own rules and targets see the same events as before. A second
+    delivery of the same event within 5 minutes is kept once (the queue's deduplication).
     Use as a context manager, or call :meth:`close` to remove the rule and the queue.
     """
 

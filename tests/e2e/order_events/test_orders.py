@@ -105,6 +105,19 @@ def test_the_deployed_rule_matches_exactly_the_seed_pattern(localstack, orders):
                                        "detail": sample_order()}], quiet=0.5)
 
 
+def test_the_rule_targets_the_processor_with_the_dlq_for_undeliverable_events(orders):
+    rule_name = orders.outputs["OrderPlacedRuleName"].split("|")[-1]
+    [target] = orders.events.list_targets_by_rule(Rule=rule_name,
+                                                  EventBusName=orders.bus)["Targets"]
+    processor = orders.lambda_.get_function_configuration(
+        FunctionName=orders.outputs["OrderProcessorFunctionName"])
+    dlq_arn = orders.sqs.get_queue_attributes(QueueUrl=orders.outputs["ProcessorDlqUrl"],
+                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert target["Arn"] == processor["FunctionArn"]
+    assert target["DeadLetterConfig"] == {"Arn": dlq_arn}
+    assert processor["DeadLetterConfig"] == {"TargetArn": dlq_arn}
+
+
 def test_an_order_event_that_is_not_an_order_ends_in_the_dlq_with_its_reason(orders):
     event_id = orders.put_on_bus({"status": "PLACED", "customer": "no order id"})
 
