@@ -57,7 +57,8 @@ class DeployedResource:
 
 def _short_paths(path: str, stack: str) -> list[str]:
     """The names a construct path answers to: in full, without the stack, without the trailing
-    ``Resource``/``Default``, and each trailing run of construct ids (``Table``, ``Orders/Table``)."""
+    ``Resource``/``Default``, and each trailing run of construct ids (``Table``,
+    ``Orders/Table``)."""
     parts = path.split("/")
     if parts and parts[0] == stack:
         parts = parts[1:]

@@ -76,6 +76,18 @@ def test_aws_custom_resource_sdk_call_feeds_an_output(samples):
     assert samples.outputs["QueueVisibilityTimeout"] == "30"
 
 
+def test_provider_framework_waits_for_is_complete(localstack, samples):
+    """``custom_resources.Provider`` with Python ``on_event``/``is_complete``: CDK's Node.js
+    framework functions and Step Functions waiter ran; the resource completed only once
+    ``is_complete`` said so (2 s after ``on_event``), with its data."""
+    assert samples.outputs["SlowReady"] in ("after 2 s", "after 3 s", "after 4 s", "after 5 s")
+    assert samples.resource("Slow").physical_id == "slow-resource"
+    waiter = samples.state_machine("SlowProvider/waiter-state-machine")
+    executions = localstack.client("stepfunctions").list_executions(
+        stateMachineArn=waiter)["executions"]
+    assert [e["status"] for e in executions] == ["SUCCEEDED"]
+
+
 def test_lookups_by_construct_path_and_logical_id(localstack, samples):
     queue = samples.resource("UploadEvents")
     assert queue.type == "AWS::SQS::Queue"
@@ -176,7 +188,7 @@ def test_fingerprint_ignores_test_output_but_not_sources(tmp_path):
 
 def test_stack_delete_runs_auto_delete_objects(localstack, samples):
     """``auto_delete_objects``: deleting the stack empties the bucket (CDK's Node handler) so
-    CloudFormation can delete it. The last test of this module using `samples`: it deletes the stack."""
+    CloudFormation can delete it. The last test here using `samples`: it deletes the stack."""
     s3, cfn = localstack.client("s3"), localstack.client("cloudformation")
     bucket = samples.bucket("Uploads")
     s3.put_object(Bucket=bucket, Key="left/behind.txt", Body=b"x")

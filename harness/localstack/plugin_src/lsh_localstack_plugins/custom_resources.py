@@ -167,7 +167,8 @@ def as_cfn_strings(value: Any) -> Any:
 
 def attributes_of(data: dict) -> dict:
     """``Data`` as attributes LocalStack's ``Fn::GetAtt`` finds: it splits the attribute name on
-    dots and walks nested dicts, so ``{"Items.0.Name": v}`` becomes ``{"Items": {"0": {"Name": v}}}``."""
+    dots and walks nested dicts, so ``{"Items.0.Name": v}`` becomes
+    ``{"Items": {"0": {"Name": v}}}``."""
     out: dict = {}
     for key, value in data.items():
         if isinstance(value, (bool, int, float)):

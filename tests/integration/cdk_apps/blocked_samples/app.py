@@ -1,8 +1,9 @@
 """A CDK app made of what stopped public sample apps from deploying into LocalStack unchanged:
 ``bucket.add_event_notification`` (CDK's custom resource, a Python handler),
-``auto_delete_objects``, ``log_retention`` and ``AwsCustomResource`` (CDK's Node.js handlers), a
-team's own Python custom resource, a ``python3.14`` and a Node.js function, a ``CfnParameter``
-without a default. Nothing here knows about LocalStack.
+``auto_delete_objects``, ``log_retention`` and ``AwsCustomResource`` (CDK's Node.js handlers), the
+``Provider`` framework with ``on_event``/``is_complete``, a team's own Python custom resource,
+a ``python3.14`` and a Node.js function, a ``CfnParameter`` without a default. Nothing here
+knows about LocalStack.
 
 Flow: an object uploaded to the bucket -> S3 notification -> queue -> function -> table item
 (holding the ``Owner`` parameter's value).
@@ -34,7 +35,8 @@ queue = sqs.Queue(stack, "UploadEvents", visibility_timeout=cdk.Duration.seconds
 uploads.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(queue))
 
 table = dynamodb.Table(stack, "Uploaded", billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-                       partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
+                       partition_key=dynamodb.Attribute(name="key",
+                                                        type=dynamodb.AttributeType.STRING),
                        removal_policy=cdk.RemovalPolicy.DESTROY)
 record = lambda_.Function(stack, "RecordUpload", runtime=lambda_.Runtime.PYTHON_3_14,
                           handler="record.handler", code=lambda_.Code.from_asset(HANDLERS),
@@ -64,4 +66,20 @@ visibility = cr.AwsCustomResource(
     policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[queue.queue_arn]))
 cdk.CfnOutput(stack, "QueueVisibilityTimeout",
               value=visibility.get_response_field("Attributes.VisibilityTimeout"))
+
+# the Provider framework: Python on_event / is_complete behind CDK's Node.js framework functions
+# and its Step Functions waiter (is_complete asked every second until it says done)
+provider = cr.Provider(
+    stack, "SlowProvider", query_interval=cdk.Duration.seconds(1),
+    total_timeout=cdk.Duration.minutes(2),
+    on_event_handler=lambda_.Function(stack, "SlowOnEvent", runtime=lambda_.Runtime.PYTHON_3_12,
+                                      handler="slow.on_event",
+                                      code=lambda_.Code.from_asset(HANDLERS)),
+    is_complete_handler=lambda_.Function(stack, "SlowIsComplete",
+                                         runtime=lambda_.Runtime.PYTHON_3_12,
+                                         handler="slow.is_complete",
+                                         code=lambda_.Code.from_asset(HANDLERS)))
+slow = cdk.CustomResource(stack, "Slow", service_token=provider.service_token,
+                          properties={"Seconds": 2})
+cdk.CfnOutput(stack, "SlowReady", value=slow.get_att_string("Ready"))
 app.synth()
