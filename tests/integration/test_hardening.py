@@ -237,3 +237,56 @@ def test_sigkill_of_the_owner_leaves_no_process_and_the_next_start_sweeps_its_fo
             owner.kill()
     import shutil
     shutil.rmtree(log_dir, ignore_errors=True)
+
+
+KEPT_LOGS_SESSION = textwrap.dedent('''
+    import io, os, zipfile
+
+    from harness import eventually
+
+    def test_a_function_logs_then_the_session_fails(localstack):
+        lam = localstack.client("lambda")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("index.py", "def handler(event, context):\\n    print('marker-for-kept-logs')\\n    return 1\\n")
+        lam.create_function(FunctionName="kept", Runtime="python3.11", Handler="index.handler",
+                            Role="arn:aws:iam::000000000000:role/r", Code={"ZipFile": buf.getvalue()})
+        lam.get_waiter("function_active_v2").wait(FunctionName="kept", WaiterConfig={"Delay": 0.2})
+        lam.invoke(FunctionName="kept")
+        logs = localstack.client("logs")  # shipped asynchronously: wait until it is there
+        def logged():
+            groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/kept")["logGroups"]
+            return groups and logs.filter_log_events(logGroupName="/aws/lambda/kept")["events"]
+
+        eventually(logged, timeout=20)
+        with open(os.environ["LOG_DIR_FILE"], "w") as f:
+            f.write(localstack.details["log_dir"])
+        assert os.environ.get("FAIL") != "1", "this test fails on purpose"
+''')
+
+
+@pytest.mark.parametrize("fail", [True, False], ids=["failed-session", "passing-session"])
+def test_a_failed_session_keeps_and_names_its_logs(tmp_path, fail):
+    (tmp_path / "test_inner.py").write_text(KEPT_LOGS_SESSION)
+    log_dir_file = tmp_path / "log_dir"
+    env = dict(os.environ, LOG_DIR_FILE=str(log_dir_file), FAIL="1" if fail else "0")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(tmp_path / "test_inner.py")], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    log_dir = Path(log_dir_file.read_text())
+    try:
+        if not fail:
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert not log_dir.exists(), "a clean session leaves no log"
+            assert "logs kept" not in result.stdout
+            return
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "localstack-e2e-harness: logs kept" in result.stdout
+        assert f"1 failed test(s): LocalStack's log and the functions' logs are kept in {log_dir}" \
+            in result.stdout
+        assert (log_dir / "localstack.log").stat().st_size > 0
+        function_logs = list((log_dir / "functions").glob("*kept*.log"))
+        assert function_logs and "marker-for-kept-logs" in function_logs[0].read_text()
+    finally:
+        import shutil
+        shutil.rmtree(log_dir, ignore_errors=True)
