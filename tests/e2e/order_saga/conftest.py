@@ -1,10 +1,5 @@
-"""The order saga (seed 002), deployed once per session into the session's LocalStack.
-
-Its e2e context makes the seed's simulations deterministic (every payment and reservation
-succeeds unless a test forces a branch with the harness's faults) and the functions' timeout
-short (a forced timeout costs 3 s, not 30). The retries keep the seed's backoff (2 s × 2.0,
-3 retries): the package runs with virtual Step Functions time instead (``saga_time``).
-"""
+"""The order saga (seed 002), deployed once per session into the session's LocalStack, with
+virtual Step Functions time while this package runs (see ``context.py``)."""
 
 from __future__ import annotations
 
@@ -14,11 +9,7 @@ from harness.stepfunctions import time_scale
 from harness.taps import BusTap
 from tests.e2e.apps import reference_app
 from tests.e2e.order_saga.client import SagaClient
-
-E2E_CONTEXT = {"payment_success_rate": "1", "inventory_availability_rate": "1",
-               "function_timeout_seconds": "3"}
-#: Step Functions waits and retry intervals last a thousandth of their time in these tests
-TIME_SCALE = 0.001
+from tests.e2e.order_saga.context import E2E_CONTEXT, TIME_SCALE
 
 
 @pytest.fixture(scope="session")
