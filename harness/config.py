@@ -68,6 +68,8 @@ class HarnessConfig:
     cdk_app: str | None = None
     #: examples per property-based test of the ``lsh-fuzz`` Hypothesis profile
     fuzz_examples: int = 5
+    #: steps per example of a stateful test (``harness.stateful``; ``LSH_STATEFUL_STEPS``)
+    stateful_steps: int = 10
     #: where the cached venvs live (``LSH_CACHE_DIR``; default ``$XDG_CACHE_HOME/...``)
     cache_dir: Path | None = None
     #: a Python 3.11 to build LocalStack's venv from (``LSH_PYTHON``)
@@ -113,6 +115,8 @@ class HarnessConfig:
             cdk_app=pick("cdk_app", "LSH_CDK_APP")[0] or None,
             fuzz_examples=_positive(*reversed(pick("fuzz_examples", "LSH_FUZZ_EXAMPLES")),
                                     default=5, kind=int),
+            stateful_steps=_positive(*reversed(pick("stateful_steps", "LSH_STATEFUL_STEPS")),
+                                     default=10, kind=int),
             cache_dir=Path(cache_dir).expanduser() if cache_dir else None,
             python=pick("python", "LSH_PYTHON")[0] or None,
             debian_mirror=pick("debian_mirror", "LSH_DEBIAN_MIRROR")[0] or cls.debian_mirror,

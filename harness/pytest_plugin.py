@@ -75,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         cfg = harness_config(config)
     except SettingError as exc:
         raise pytest.UsageError(str(exc)) from None
+    _interrupt_on_sigterm()
     try:
         from hypothesis import HealthCheck, settings
     except ImportError:  # the [fuzz] extra is not installed: nothing to register
@@ -91,6 +92,23 @@ def pytest_configure(config: pytest.Config) -> None:
             backend = create_backend(cfg.backend, **cfg.backend_options())
             config._lsh_shared_backend = backend  # type: ignore[attr-defined]
             config._lsh_shared_endpoint = backend.start().endpoint_url  # type: ignore[attr-defined]
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM / SIGHUP end the session as Ctrl-C does (teardown runs: LocalStack stopped, its run
+    folder removed, its log kept and named) instead of killing pytest on the spot; a second one
+    kills it."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                signal.signal(sig, interrupt)
 
 
 def _register_fuzz_profile(examples: int, settings, HealthCheck) -> None:

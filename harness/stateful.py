@@ -27,12 +27,12 @@ profile: ``--lsh-fuzz-examples``; steps: ``LSH_STATEFUL_STEPS``, default 10), so
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable
 
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
+from harness.config import HarnessConfig
 from harness.waits import eventually
 
 #: the Hypothesis profile the pytest plugin registers (examples from --lsh-fuzz-examples)
@@ -48,7 +48,7 @@ def stateful_settings(steps: int | None = None, examples: int | None = None) -> 
         base = settings.get_profile(FUZZ_PROFILE)
     except Exception:  # InvalidArgument: profile not registered (no pytest plugin)
         base = settings(deadline=None)
-    steps = steps or int(os.environ.get("LSH_STATEFUL_STEPS", DEFAULT_STEPS))
+    steps = steps or HarnessConfig.from_env().stateful_steps
     if steps < 1:
         raise ValueError(f"LSH_STATEFUL_STEPS must be at least 1, got {steps}")
     kwargs: dict[str, Any] = {"stateful_step_count": steps, "deadline": None,

@@ -290,3 +290,41 @@ def test_a_failed_session_keeps_and_names_its_logs(tmp_path, fail):
     finally:
         import shutil
         shutil.rmtree(log_dir, ignore_errors=True)
+
+
+SLOW_SESSION = textwrap.dedent('''
+    import os, time
+
+    def test_waits_to_be_terminated(localstack):
+        localstack.client("sqs").list_queues()
+        with open(os.environ["DETAILS_FILE"], "w") as f:
+            f.write(localstack.details["run_id"] + " " + localstack.details["run_dir"] + " "
+                    + localstack.details["log_dir"])
+        time.sleep(120)  # stands for a long test; the session is SIGTERMed meanwhile
+''')
+
+
+def test_sigterm_of_pytest_stops_localstack_removes_the_run_folder_and_keeps_the_log(tmp_path):
+    (tmp_path / "test_inner.py").write_text(SLOW_SESSION)
+    details = tmp_path / "details"
+    session = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                str(tmp_path / "test_inner.py")], cwd=tmp_path,
+                               env=dict(os.environ, DETAILS_FILE=str(details)),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        eventually(details.exists, timeout=120, description="the inner session is running")
+        run_id, run_dir, log_dir = details.read_text().split()
+        session.send_signal(signal.SIGTERM)
+        output, _ = session.communicate(timeout=60)
+        assert session.returncode == 2, output  # interrupted
+        assert processes.pids_of_run(run_id) == []
+        assert not Path(run_dir).exists(), "the run folder is removed"
+        assert (Path(log_dir) / "localstack.log").is_file(), "the interrupted run's log is kept"
+        assert f"interrupted: LocalStack's log and the functions' logs are kept in {log_dir}" \
+            in output
+    finally:
+        if session.poll() is None:
+            session.kill()
+        if details.exists():
+            import shutil
+            shutil.rmtree(details.read_text().split()[2], ignore_errors=True)
