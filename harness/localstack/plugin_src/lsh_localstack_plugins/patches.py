@@ -413,9 +413,10 @@ def apply_all() -> None:
     in_memory_internal_clients()
     batch_sqs_cloudwatch_metrics()
     lean_request_log()
-    from lsh_localstack_plugins import events_replay
+    from lsh_localstack_plugins import events_replay, stream_bisect
 
     events_replay.apply()  # StartReplay and replayed events, when LocalStack loads EventBridge
+    stream_bisect.apply()  # BisectBatchOnFunctionError, when LocalStack loads its stream poller
     from lsh_localstack_plugins import events_target_dlq
 
     events_target_dlq.apply()  # failed target deliveries go to the target's DLQ, as on AWS
