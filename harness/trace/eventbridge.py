@@ -186,3 +186,10 @@ def bus_stages(bus: str, label: str | None = None) -> list:
     return [BusPut(f"{label}: put", bus), RuleMatched(f"{label}: rule matched", bus),
             TargetSent(f"{label}: target sent", bus),
             TargetDeadLetter(f"{label}: target DLQ", bus)]
+
+
+def stages_for_resources(resources: list[dict]) -> list:
+    """The four stages of every ``AWS::Events::EventBus`` among a deployment's resources
+    (``describe_stack_resources`` rows), for :meth:`harness.trace.Tracer.for_stacks`."""
+    return [stage for r in resources if r["ResourceType"] == "AWS::Events::EventBus"
+            for stage in bus_stages(r["PhysicalResourceId"], f"bus {r['LogicalResourceId']}")]

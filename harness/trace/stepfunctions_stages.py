@@ -98,3 +98,13 @@ class StateReached:
         return Stage(self.name, False, f"{status} in {path.failed_state or '?'}: "
                                        f"{found.get('error') or path.error}: {cause[:160]}",
                      (found.get("stopDate") or found["startDate"]).isoformat())
+
+
+def stages_for_resources(resources: list[dict]) -> list:
+    """Both stages for every state machine among a deployment's resources
+    (``describe_stack_resources`` rows), for :meth:`harness.trace.Tracer.for_stacks`."""
+    return [stage for r in resources if r["ResourceType"] == "AWS::StepFunctions::StateMachine"
+            for stage in (ExecutionStarted(f"{r['LogicalResourceId']} started",
+                                           r["PhysicalResourceId"]),
+                          StateReached(f"{r['LogicalResourceId']} state",
+                                       r["PhysicalResourceId"]))]
