@@ -60,6 +60,7 @@ bench: venv docker
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/eventually.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/saga.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache node_modules

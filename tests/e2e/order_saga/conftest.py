@@ -3,6 +3,8 @@ virtual Step Functions time while this package runs (see ``context.py``)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from harness.stepfunctions import time_scale
@@ -26,9 +28,11 @@ def outputs(stack) -> dict[str, str]:
 @pytest.fixture(scope="package", autouse=True)
 def saga_time(localstack):
     """Virtual time while this package runs (set through LocalStack's route, so it works on
-    every backend; the previous scale is back afterwards, for other apps' tests)."""
-    with time_scale(localstack, TIME_SCALE):
-        yield TIME_SCALE
+    every backend; the previous scale is back afterwards, for other apps' tests).
+    ``LSH_SAGA_TIME_SCALE=1`` runs the package in real time (``bench/saga.py`` compares both)."""
+    scale = float(os.environ.get("LSH_SAGA_TIME_SCALE") or TIME_SCALE)
+    with time_scale(localstack, scale):
+        yield scale
 
 
 @pytest.fixture(scope="session")
