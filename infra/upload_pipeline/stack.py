@@ -7,10 +7,10 @@
     notifications topic ←─ confirmation_sender ←─ confirmation queue ←─ events table (RECEIVED)
                            (marks CONFIRMED)        │ DLQ after 3
 
-Plain CloudFormation throughout, no custom resources: the bucket's notification configuration is
-set on the ``CfnBucket`` itself (``bucket.add_event_notification`` deploys a custom-resource
-Lambda), log groups are resources of the stack (not ``logRetention``), and nothing auto-deletes
-objects. Each function's role holds only what it uses (narrow ``grant`` calls).
+Idiomatic CDK: the bucket notifies the topic through ``bucket.add_event_notification`` and
+empties itself when the stack is deleted (``auto_delete_objects``), both CDK custom resources;
+log groups are resources of the stack (``log_group``, not the deprecated ``logRetention``).
+Each function's role holds only what it uses (narrow ``grant`` calls).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
@@ -157,23 +158,11 @@ class PipelineStack(cdk.Stack):
         notifications.grant_publish(confirmer)
 
         # --- way in 1: uploads ---
-        # The bucket's name is built, not generated, so the topic policy can name the bucket
-        # (aws:SourceArn) while the bucket waits for that policy: S3 checks that it may publish
-        # when the notification configuration is put.
-        bucket_name = (f"{self.stack_name.lower()[:24]}-uploads-{self.account}-{self.region}")
-        bucket = s3.Bucket(self, "UploadsBucket", bucket_name=bucket_name, removal_policy=destroy,
+        bucket = s3.Bucket(self, "UploadsBucket", removal_policy=destroy, auto_delete_objects=True,
                            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
                            encryption=s3.BucketEncryption.S3_MANAGED)
-        topic.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowUploadsBucketNotifications", actions=["sns:Publish"],
-            resources=[topic.topic_arn], principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-            conditions={"StringEquals": {"aws:SourceAccount": self.account},
-                        "ArnLike": {"aws:SourceArn": f"arn:{self.partition}:s3:::{bucket_name}"}}))
-        cfn_bucket: s3.CfnBucket = bucket.node.default_child
-        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            topic_configurations=[s3.CfnBucket.TopicConfigurationProperty(
-                event="s3:ObjectCreated:*", topic=topic.topic_arn)])
-        cfn_bucket.node.add_dependency(topic.node.find_child("Policy"))
+        # CDK adds the topic policy statement (this bucket only) and puts the configuration after it
+        bucket.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SnsDestination(topic))
 
         # --- way in 2: the REST API ---
         api_handler = function("ApiHandler", "api_handler", {"TOPIC_ARN": topic.topic_arn})

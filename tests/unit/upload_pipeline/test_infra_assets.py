@@ -40,8 +40,12 @@ def assets(assembly) -> dict[str, Path]:
     return found
 
 
-def test_two_file_assets_and_no_docker_images(assembly, assets):
-    assert sorted(assets) == ["Dependencies/Code", "Processor/Code"]  # code shared by 3 functions
+def test_our_two_file_assets_cdks_handler_and_no_docker_images(assembly, assets):
+    # our code, shared by 3 functions; CDK's auto-delete handler (its notifications handler is
+    # inline Python)
+    assert sorted(assets) == ["Dependencies/Code",
+                              "LshPipeline/Custom::S3AutoDeleteObjectsCustomResourceProvider Code",
+                              "Processor/Code"]
     manifest = json.loads((assembly / "LshPipeline.assets.json").read_text())
     assert not manifest.get("dockerImages")
 

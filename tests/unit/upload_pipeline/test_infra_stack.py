@@ -53,36 +53,35 @@ def ref(resources, type_, prefix) -> dict:
 
 # --- way in 1: uploads -------------------------------------------------------------------------
 
-def test_bucket_notifies_the_topic_without_a_custom_resource(template, resources):
+def test_bucket_notifies_the_topic_through_add_event_notification(template, resources):
     topic = ref(resources, "AWS::SNS::Topic", "PipelineTopic")
-    template.has_resource_properties("AWS::S3::Bucket", {
+    bucket_id = logical_id(resources, "AWS::S3::Bucket", "UploadsBucket")
+    template.has_resource_properties("Custom::S3BucketNotifications", {
+        "BucketName": {"Ref": bucket_id},
         "NotificationConfiguration": {"TopicConfigurations": [
-            {"Event": "s3:ObjectCreated:*", "Topic": topic}]}})
-    bucket = resources[logical_id(resources, "AWS::S3::Bucket", "UploadsBucket")]
+            {"Events": ["s3:ObjectCreated:*"], "TopicArn": topic}]}})
+    notifications = resources[logical_id(resources, "Custom::S3BucketNotifications",
+                                         "UploadsBucketNotifications")]
     # S3 checks that it may publish when the configuration is put: the policy must come first
     assert logical_id(resources, "AWS::SNS::TopicPolicy", "PipelineTopicPolicy") in \
-        bucket["DependsOn"]
-    assert bucket["DeletionPolicy"] == "Delete"
+        notifications["DependsOn"]
+    assert resources[bucket_id]["DeletionPolicy"] == "Delete"
 
 
-def test_topic_policy_lets_only_this_bucket_in_this_account_publish(resources):
+def test_bucket_empties_itself_when_the_stack_is_deleted(template, resources):
+    bucket_id = logical_id(resources, "AWS::S3::Bucket", "UploadsBucket")
+    template.has_resource_properties("Custom::S3AutoDeleteObjects",
+                                     {"BucketName": {"Ref": bucket_id}})
+
+
+def test_topic_policy_lets_only_this_bucket_publish(resources):
     policy = resources[logical_id(resources, "AWS::SNS::TopicPolicy", "PipelineTopicPolicy")]
     [statement] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
                    if s.get("Principal") == {"Service": "s3.amazonaws.com"}]
     assert statement["Action"] == "sns:Publish"
     assert statement["Resource"] == ref(resources, "AWS::SNS::Topic", "PipelineTopic")
-    assert statement["Condition"]["StringEquals"] == {
-        "aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    source_arn = statement["Condition"]["ArnLike"]["aws:SourceArn"]
-    bucket_name = resources[logical_id(resources, "AWS::S3::Bucket", "UploadsBucket")][
-        "Properties"]["BucketName"]
-    # the ARN is built from the same name as the bucket (no reference to it: no cycle)
-    parts = source_arn["Fn::Join"][1]
-    assert parts[0] == "arn:" and parts[1] == {"Ref": "AWS::Partition"}
-    assert parts[2] == ":s3:::" + bucket_name["Fn::Join"][1][0]
-    assert parts[3:] == bucket_name["Fn::Join"][1][1:]
-    bucket_id = logical_id(resources, "AWS::S3::Bucket", "UploadsBucket")
-    assert bucket_id not in json.dumps(policy)
+    assert statement["Condition"] == {"ArnLike": {"aws:SourceArn": arn_of(
+        resources, "AWS::S3::Bucket", "UploadsBucket")}}
 
 
 def test_bucket_is_private_and_encrypted(template):
@@ -196,11 +195,14 @@ def test_functions_run_python_311_with_the_dependency_layer(resources, name, mod
     assert props["Timeout"] <= 60  # never above the queues' visibility timeout
 
 
-def test_only_the_three_functions_and_no_custom_resources(resources):
-    types = [r["Type"] for r in resources.values()]
-    assert types.count("AWS::Lambda::Function") == 3
-    assert not [t for t in types if t.startswith("Custom::") or
-                t == "AWS::CloudFormation::CustomResource"]
+def test_the_three_functions_plus_cdks_two_bucket_handlers(resources):
+    functions = [r["Properties"] for r in resources.values()
+                 if r["Type"] == "AWS::Lambda::Function"]
+    ours = [f for f in functions if f.get("Handler", "").startswith("functions.upload_pipeline.")]
+    assert len(ours) == 3 and len(functions) == 5  # + CDK's notifications and auto-delete
+    assert sorted(r["Type"] for r in resources.values() if r["Type"].startswith("Custom::") or
+                  r["Type"] == "AWS::CloudFormation::CustomResource") == [
+        "Custom::S3AutoDeleteObjects", "Custom::S3BucketNotifications"]
 
 
 def test_each_function_has_a_log_group_with_retention(resources):
@@ -268,7 +270,7 @@ def test_no_statement_allows_everything(resources):
 
 def test_roles_have_only_the_basic_execution_managed_policy(resources):
     roles = [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
-    assert len(roles) == 3
+    assert len(roles) == 5  # the three functions' and CDK's two bucket handlers'
     for role in roles:
         [managed] = role["Properties"]["ManagedPolicyArns"]
         assert "service-role/AWSLambdaBasicExecutionRole" in json.dumps(managed)
