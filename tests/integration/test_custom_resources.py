@@ -25,6 +25,8 @@ import json, os, urllib.request
 import boto3
 
 def handler(event, context):
+    if "Records" in event:  # the request came through an SNS topic
+        event = json.loads(event["Records"][0]["Sns"]["Message"])
     props = event["ResourceProperties"]
     boto3.client("sqs").send_message(QueueUrl=props["RecordTo"], MessageBody=json.dumps(event))
     mode = props.get("Mode", "ok")
@@ -197,3 +199,25 @@ def test_node_handler_response_reaches_cloudformation(cfn, stack_name):
             "ServiceToken": {"Fn::GetAtt": ["Handler", "Arn"]}, "Name": "widget"}}}}
     with pytest.raises(DeployError, match="node says no: widget"):
         deploy_stack(cfn, stack_name, template, timeout=120)
+
+
+def test_sns_topic_as_service_token(cfn, stack_name, recorded):
+    """A ``ServiceToken`` that is an SNS topic: the request is published to it (here a Lambda
+    subscription answers)."""
+    url, requests = recorded
+    stack = template(url, Name="via sns", Id="sns-1")
+    stack["Resources"].update({
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "Subscription": {"Type": "AWS::SNS::Subscription", "Properties": {
+            "Protocol": "lambda", "TopicArn": {"Ref": "Topic"},
+            "Endpoint": {"Fn::GetAtt": ["Handler", "Arn"]}}},
+        "Permission": {"Type": "AWS::Lambda::Permission", "Properties": {
+            "Action": "lambda:InvokeFunction", "Principal": "sns.amazonaws.com",
+            "FunctionName": {"Ref": "Handler"}, "SourceArn": {"Ref": "Topic"}}}})
+    thing = stack["Resources"]["Thing"]
+    thing["Properties"]["ServiceToken"] = {"Ref": "Topic"}
+    thing["DependsOn"] = ["Subscription", "Permission"]
+    deployed = deploy_stack(cfn, stack_name, stack, timeout=120)
+    assert deployed.outputs["Ref"] == "sns-1"
+    assert deployed.outputs["Greeting"] == "hello via sns"
+    assert [r["RequestType"] for r in requests()] == ["Create"]
