@@ -71,13 +71,16 @@ def _short_paths(path: str, stack: str) -> list[str]:
 def find(resources: list[DeployedResource], name: str,
          resource_type: str | None = None) -> DeployedResource:
     """The one resource ``name`` means: its logical id, its construct path, or the end of its
-    construct path (``OrdersTable`` for ``Stack/OrdersTable/Resource``), optionally of one type.
-    An exact logical id wins over a path; several matches or none are an error listing them."""
+    construct path (``OrdersTable`` for ``Stack/OrdersTable/Resource``), else the one resource
+    inside construct ``name``; optionally of one type. An exact logical id wins over a path;
+    several matches or none are an error listing them."""
     pool = [r for r in resources if resource_type is None or r.type == resource_type]
     exact = [r for r in pool if r.logical_id == name or r.physical_id == name]
     if len(exact) == 1:
         return exact[0]
     by_path = [r for r in pool if r.path and name in _short_paths(r.path, r.stack)]
+    if not by_path:  # a construct holding the resource (``Ingest`` for ``Stack/Ingest/Queue``)
+        by_path = [r for r in pool if r.path and f"/{name.strip('/')}/" in f"/{r.path}/"]
     if len(by_path) == 1:
         return by_path[0]
     what = f"{resource_type} " if resource_type else ""
