@@ -359,7 +359,7 @@ def _unpack_node(download: Path, target: Path) -> None:
 def _node_sdk(progress: Progress) -> Path:
     """The SDK's ``node_modules``: the embedded backend's npm-built cache, shared (same pins)."""
     try:
-        return venvs.function_node_sdk(progress)
+        return venvs.function_node_sdk(lambda line: progress(f"  {line}"))
     except HarnessError as e:
         raise ImageBuildError(f"the AWS SDK for JavaScript v3 for the image: {e}") from e
 
