@@ -19,7 +19,8 @@ Fixtures:
 
 Options: ``--lsh-backend`` (``LSH_BACKEND``; ``embedded`` or ``external``), ``--lsh-endpoint``
 (``LSH_ENDPOINT``/``AWS_ENDPOINT_URL``, for ``external``), ``--lsh-port`` (``LSH_PORT``),
-``--lsh-startup-timeout`` (``LSH_STARTUP_TIMEOUT``).
+``--lsh-startup-timeout`` (``LSH_STARTUP_TIMEOUT``), ``--lsh-parameter [STACK:]NAME=VALUE``
+(CloudFormation parameter values for the apps ``deploy`` deploys; repeatable).
 """
 
 from __future__ import annotations
