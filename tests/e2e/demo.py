@@ -20,7 +20,7 @@ from harness.errors import HarnessError
 from harness.localstack import create_backend
 
 #: the apps in the order the demo runs them (each has tests/e2e/<app>/demo.py)
-APPS = ["upload_pipeline", "order_events", "order_routing", "order_saga"]
+APPS = ["upload_pipeline", "order_events", "order_routing", "order_saga", "ledger"]
 
 
 def main(argv: list[str] | None = None) -> int:
