@@ -3,7 +3,8 @@ from the order queue, and the workflow's ``ProcessOrder`` step.
 
 - ``Order Created``: the order is stored (``CREATED``), one reservation request for all its items
   goes to the inventory queue, and a notification to the topic. A second delivery of the same
-  order (EventBridge delivers at least once) changes nothing and sends nothing.
+  order (EventBridge delivers at least once) changes nothing and sends nothing; a different
+  order under an id already taken fails the invocation (kept by the on-failure destination).
 - ``Order Completed``: the order becomes ``COMPLETED`` and a notification is sent; an unknown
   order fails the invocation (kept by the on-failure destination, with the reason).
 - Order queue: each reservation result is written on its order (``reservation``,
@@ -27,7 +28,8 @@ from botocore.exceptions import ClientError
 
 from functions.order_routing.common.aws import client, table
 from functions.order_routing.common.events import InvalidEvent, kind_of, parse, parse_body
-from functions.order_routing.common.models import (OrderCompleted, OrderCreated, OrderNotFound,
+from functions.order_routing.common.models import (OrderCompleted, OrderConflict, OrderCreated,
+                                                   OrderNotFound,
                                                    ReservationRequest, ReservationResult,
                                                    WorkflowStep)
 from functions.order_routing.common.records import log_rejected
@@ -56,6 +58,11 @@ def order_created(order: OrderCreated) -> str:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+        stored = _orders().get_item(Key={"order_id": order.order_id}).get("Item") or {}
+        if {k: stored.get(k) for k in ("customer_id", "items", "total")} != {
+                k: item[k] for k in ("customer_id", "items", "total")}:
+            raise OrderConflict(f"Order Created for {order.order_id!r} differs from the order "
+                                "stored under that id: give the new order an id of its own")
         logger.info("order already stored; duplicate ignored", extra={"order_id": order.order_id})
         return "DUPLICATE"
     request = ReservationRequest(order_id=order.order_id, items=order.items)

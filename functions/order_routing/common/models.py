@@ -95,5 +95,9 @@ class OrderNotFound(Exception):
     """The event or workflow names an order the orders table does not hold."""
 
 
+class OrderConflict(Exception):
+    """An Order Created whose id is taken by a different order."""
+
+
 class ReservationRejected(Exception):
     """A reserve beyond stock (the message says which item, how many asked, how many held)."""

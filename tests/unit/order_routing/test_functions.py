@@ -161,3 +161,12 @@ def test_notifications_are_published_verbatim(load_function, routing_aws, lambda
 def test_a_processor_refuses_events_of_another_rule(orders, lambda_context):
     with pytest.raises(ValueError, match="not 'Inventory Updated': check the orders rule"):
         orders.handler(bus_event(*INVENTORY_UPDATED[:2], INVENTORY_UPDATED[2]), lambda_context)
+
+
+def test_a_different_order_under_a_taken_id_fails_with_the_reason(orders, routing_aws,
+                                                                  lambda_context):
+    orders.handler(bus_event(*ORDER_CREATED), lambda_context)
+    other = {**ORDER_CREATED[2], "total": 1}
+    with pytest.raises(Exception, match="'ORD-001' differs from the order stored under that id"):
+        orders.handler(bus_event("orders", "Order Created", other), lambda_context)
+    assert str(routing_aws.order("ORD-001")["total"]) == "59.98"
