@@ -61,8 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lsh-cdk-app", default=None,
                     help="folder holding the cdk.json of the app to deploy [env LSH_CDK_APP]")
     group.addoption("--lsh-parameter", action="append", default=[], metavar="[STACK:]NAME=VALUE",
-                    help="a CloudFormation parameter value for the apps `deploy` deploys, unless "
-                         "the test's CdkApp(parameters=...) gives one (repeatable)")
+                    help="a CloudFormation parameter value for the apps `deploy` deploys, where a "
+                         "stack declares it and the test's CdkApp(parameters=...) does not give "
+                         "one (repeatable)")
 
 
 FUZZ_PROFILE = "lsh-fuzz"
@@ -226,7 +227,7 @@ def cdk_app(pytestconfig: pytest.Config) -> CdkApp:
     if not (folder / "cdk.json").is_file():
         raise HarnessError(f"no cdk.json in {folder}: point --lsh-cdk-app / LSH_CDK_APP at your "
                            "CDK app's folder, or override the `cdk_app` fixture")
-    return CdkApp(folder, parameters=cli_parameters(pytestconfig))
+    return CdkApp(folder, fallback_parameters=cli_parameters(pytestconfig))
 
 
 def cli_parameters(config: pytest.Config) -> dict[str, str]:
@@ -258,8 +259,8 @@ def deploy(request: pytest.FixtureRequest) -> Callable[..., DeployedApp]:
     deployed: dict[tuple, DeployedApp] = {}
 
     def _deploy(app: CdkApp) -> DeployedApp:
-        app = dataclasses.replace(app, parameters={**cli_parameters(request.config),
-                                                   **app.parameters})
+        app = dataclasses.replace(app, fallback_parameters={
+            **cli_parameters(request.config), **app.fallback_parameters})
         synthesized = synth_in_background(app)  # synthesize while LocalStack starts
         localstack: LocalStack = request.getfixturevalue("localstack")
         key = (app.fingerprint(localstack.region), tuple(app.stacks or ()))

@@ -84,7 +84,8 @@ class CdkApp:
     ``stacks`` chooses which of the app's stacks are deployed (default: all). ``ignore`` are
     glob patterns of files and folders that are not sources (default :data:`DEFAULT_IGNORE`:
     tools' folders, tests, logs). ``parameters`` are CloudFormation parameter values, by
-    ``Name`` or ``Stack:Name``. A resource LocalStack has no provider for fails the deploy
+    ``Name`` or ``Stack:Name`` (one no stack declares is an error); ``fallback_parameters``
+    fill in where a stack declares them (what ``--lsh-parameter`` gives). A resource LocalStack has no provider for fails the deploy
     unless ``allow_skipped``.
     """
 
@@ -98,6 +99,9 @@ class CdkApp:
     ignore: list[str] | tuple[str, ...] = DEFAULT_IGNORE
     #: CloudFormation parameter values, by parameter name or ``StackName:Name``
     parameters: dict[str, str] = field(default_factory=dict)
+    #: values for parameters a stack declares and ``parameters`` does not give (the pytest
+    #: option ``--lsh-parameter``); unlike ``parameters``, a name no stack declares is no error
+    fallback_parameters: dict[str, str] = field(default_factory=dict)
     #: deploy even if LocalStack skips resources it has no provider for
     allow_skipped: bool = False
 
@@ -130,7 +134,8 @@ class CdkApp:
     def fingerprint(self, region: str) -> str:
         """What makes two deployments of the app the same: its synthesis and its parameters."""
         return hashlib.sha256(json.dumps(
-            [self.synth_fingerprint(region), self.parameters, self.allow_skipped],
+            [self.synth_fingerprint(region), self.parameters, self.fallback_parameters,
+             self.allow_skipped],
             sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -350,7 +355,8 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
     for stack, template in zip(stacks, templates):
         t = time.monotonic()
         deployed[stack.name] = deploy_stack(cfn, stack.name, template, timeout=timeout,
-                                            parameters=app.parameters,
+                                            parameters={**app.fallback_parameters,
+                                                        **app.parameters},
                                             allow_skipped=app.allow_skipped)
         deployed[stack.name].details["assets"] = uploads
         deployed[stack.name].details["template"] = template

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from harness.deploy.cloudformation import DeployError, template_parameters
-from harness.deploy.deployer import DEFAULT_IGNORE, _ignored
+from harness.deploy.deployer import DEFAULT_IGNORE, CdkApp, _ignored, check_parameters
 from harness.deploy.resources import DeployedResource, ResourceNotFound, find
 
 
@@ -27,6 +27,18 @@ def test_parameter_without_default_or_value_is_named_with_the_fix():
     with pytest.raises(DeployError, match=r"stack S needs a value for parameter\(s\) Owner "
                                           r"\(String: who owns it\).*--lsh-parameter"):
         template_parameters(template, {}, "S")
+
+
+def test_unknown_parameter_is_an_error_but_not_an_unused_fallback(tmp_path):
+    from harness.deploy.synth import StackArtifact
+
+    stacks = [StackArtifact("S", tmp_path / "S.template.json", None, [])]
+    templates = [{"Parameters": {"Owner": {"Type": "String"}}}]
+    check_parameters(CdkApp(tmp_path, parameters={"S:Owner": "a"},
+                            fallback_parameters={"Region": "x"}), stacks, templates)
+    with pytest.raises(DeployError, match=r"'Ownr' given, but no stack declares them; the "
+                                          r"stacks' parameters: S:Owner"):
+        check_parameters(CdkApp(tmp_path, parameters={"Ownr": "a"}), stacks, templates)
 
 
 def resource(logical_id: str, path: str | None, type_: str = "AWS::SQS::Queue",
