@@ -156,3 +156,17 @@ def test_assert_saga_checks_steps_compensations_and_attempts(
         assert_saga(path, steps=["Pay", "Reserve"], attempts={"Reserve": 1})
     with pytest.raises(AssertionError, match="missing"):
         assert_saga(path, steps=["Pay", "Reserve"], compensations=["Cancel", "Refund"])
+
+
+def test_each_map_iteration_is_a_path_of_its_own(sfn, create_state_machine):
+    machine = create_state_machine({"StartAt": "Each", "States": {
+        "Each": {"Type": "Map", "ItemsPath": "$.xs", "Next": "After", "Iterator": {
+            "StartAt": "I1", "States": {"I1": {"Type": "Pass", "Next": "I2"},
+                                        "I2": {"Type": "Pass", "End": True}}}},
+        "After": {"Type": "Pass", "End": True}}})
+
+    path = wait_for_path(sfn, start(sfn, machine, {"xs": [1, 2, 3]}))
+
+    path.assert_status("SUCCEEDED").assert_states(["Each", "After"])
+    assert [b.states for b in path.runs_of("Each")[0].branches] == [["I1", "I2"]] * 3
+    assert path.output == [1, 2, 3]
