@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterator, Sequence
 
 from harness.probes import wait_for_execution
-from harness.waits import Policy, eventually
+from harness.waits import EventuallyTimeout, Policy, eventually
 
 #: history event types that start one attempt of a Task (a retry schedules it again)
 ATTEMPT_TYPES = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
@@ -299,8 +299,14 @@ def execution_path(sfn, execution_arn: str) -> ExecutionPath:
 def wait_for_path(sfn, execution_arn: str, timeout: float | None = None) -> ExecutionPath:
     """Wait for the execution to end (:func:`harness.probes.wait_for_execution`), then its path.
 
-    The status and output come from ``DescribeExecution`` (the history agrees once it ended)."""
-    description = wait_for_execution(sfn, execution_arn, timeout)
+    The status and output come from ``DescribeExecution`` (the history agrees once it ended). If
+    it does not end in time, the :class:`~harness.waits.EventuallyTimeout` carries the path so
+    far as its diagnosis (the pytest plugin shows it as a report section)."""
+    try:
+        description = wait_for_execution(sfn, execution_arn, timeout)
+    except EventuallyTimeout as exc:  # say where it is stuck: the path so far
+        raise EventuallyTimeout(exc.description, exc.timeout, exc.attempts, exc.last,
+                                f"path so far:\n{execution_path(sfn, execution_arn)}") from exc
     path = execution_path(sfn, execution_arn)
     path.status = description["status"]
     if "output" in description:

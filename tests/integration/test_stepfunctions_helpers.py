@@ -170,3 +170,19 @@ def test_each_map_iteration_is_a_path_of_its_own(sfn, create_state_machine):
     path.assert_status("SUCCEEDED").assert_states(["Each", "After"])
     assert [b.states for b in path.runs_of("Each")[0].branches] == [["I1", "I2"]] * 3
     assert path.output == [1, 2, 3]
+
+
+def test_an_execution_that_does_not_end_in_time_shows_its_path_so_far(sfn, create_state_machine):
+    from harness.waits import EventuallyTimeout
+
+    machine = create_state_machine({"StartAt": "Prepare", "States": {
+        "Prepare": {"Type": "Pass", "Next": "Nap"},
+        "Nap": {"Type": "Wait", "Seconds": 30, "End": True}}})
+    arn = start(sfn, machine, {})
+    try:
+        with pytest.raises(EventuallyTimeout) as caught:
+            wait_for_path(sfn, arn, timeout=1.0)
+        assert "Prepare (Pass)" in caught.value.diagnosis
+        assert "Nap (Wait) [not exited]" in caught.value.diagnosis
+    finally:
+        sfn.stop_execution(executionArn=arn)
