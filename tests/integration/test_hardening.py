@@ -328,3 +328,37 @@ def test_sigterm_of_pytest_stops_localstack_removes_the_run_folder_and_keeps_the
         if details.exists():
             import shutil
             shutil.rmtree(details.read_text().split()[2], ignore_errors=True)
+
+
+def test_docker_backend_is_loopback_only_and_its_death_is_reported_at_once():
+    """The testcontainers backend: its port is published on loopback only (refused from every
+    other address of the machine), and a killed container fails the next call at once."""
+    from harness.localstack import TestcontainersBackend
+    from harness.localstack.containers.docker_check import docker_client
+
+    backend = TestcontainersBackend(progress=lambda _: None)
+    log_dir = None
+    try:
+        localstack = backend.start()
+        port = int(localstack.endpoint_url.rsplit(":", 1)[1])
+        reachable = [a for a in machine_addresses() if not refused(a, port)]
+        assert reachable == [], f"the container's port is reachable from {reachable}"
+        sqs = localstack.client("sqs")
+        sqs.list_queues()
+        client = docker_client()
+        try:
+            client.containers.get(localstack.details["container_id"]).kill()
+        finally:
+            client.close()
+        started = time.monotonic()
+        with liveness.watching(localstack), pytest.raises(LocalStackDied) as died:
+            eventually(lambda: sqs.list_queues() and False, timeout=30)
+        assert time.monotonic() - started < 3
+        assert "LocalStack exited (code 137 (SIGKILL, or out of memory)) at " in str(died.value)
+        log_dir = Path(died.value.log_path).parent
+        assert "Ready." in Path(died.value.log_path).read_text()
+    finally:
+        backend.stop()
+        if log_dir:
+            import shutil
+            shutil.rmtree(log_dir, ignore_errors=True)

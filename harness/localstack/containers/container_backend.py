@@ -32,6 +32,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -39,9 +40,9 @@ from typing import Any, Mapping
 
 from harness._progress import Progress, print_progress
 from harness.config import HarnessConfig
-from harness.errors import LocalStackStartError
+from harness.errors import LocalStackDied, LocalStackStartError
 from harness.extras import MissingExtra, require
-from harness.localstack import venvs
+from harness.localstack import leftovers, venvs
 from harness.localstack.base import DEFAULT_REGION, Backend, LocalStack
 from harness.localstack.containers import image as images
 from harness.localstack.containers.docker_check import DockerUnavailable, docker_client
@@ -149,6 +150,8 @@ class TestcontainersBackend(Backend):
         self.localstack: LocalStack | None = None
         self._reaper: subprocess.Popen | None = None
         self._log_tail = ""
+        self._stopping = False
+        self._death: LocalStackDied | None = None
 
     # ---- configuration ----
 
@@ -216,8 +219,33 @@ class TestcontainersBackend(Backend):
             "container_name": self.container.get_wrapped_container().name,
             "image": image, "image_has_plugins": own, "run_id": self.run_id,
             "startup_seconds": round(elapsed, 3), "version": venvs.LOCALSTACK_VERSION if own
-            else None})
+            else None}, death=self.death)
+        self._stopping = False
+        threading.Thread(target=self._watch, args=(self.container.get_wrapped_container().id,),
+                         name="lsh-container-watch", daemon=True).start()
         return self.localstack
+
+    def _watch(self, container_id: str) -> None:
+        """Wait for the container to exit; an exit nobody asked for is recorded as its death,
+        with its log kept in a log folder (the container itself is removed on stop)."""
+        try:
+            client = docker_client()
+            container = client.containers.get(container_id)
+            code = container.wait()["StatusCode"]
+            log = container.logs().decode(errors="replace")
+        except Exception:  # removed (stop) or Docker gone: nothing to report here
+            return
+        if self._stopping:
+            return
+        how = f"code {code}" + (" (SIGKILL, or out of memory)" if code == 137 else "")
+        log_path = leftovers.new_log_dir(self.run_id) / "localstack.log"
+        log_path.write_text(log)
+        tail = "\n".join(log.rstrip().splitlines()[-LOG_TAIL_LINES:])
+        self._death = LocalStackDied(how, time.strftime("%H:%M:%S %Z"), tail, str(log_path))
+
+    def death(self) -> LocalStackDied | None:
+        """The error to raise once the container exited on its own (None while it runs)."""
+        return self._death
 
     @staticmethod
     def _has_plugins(client: Any, image: str) -> bool:
@@ -309,6 +337,7 @@ class TestcontainersBackend(Backend):
 
     def stop(self) -> None:
         """Remove the container. Idempotent; safe from atexit."""
+        self._stopping = True
         removed = self._remove_container()
         self._stop_reaper(done=removed)
         self.localstack = None
