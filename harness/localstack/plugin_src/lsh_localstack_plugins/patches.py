@@ -420,6 +420,9 @@ def apply_all() -> None:
     from lsh_localstack_plugins import events_target_dlq
 
     events_target_dlq.apply()  # failed target deliveries go to the target's DLQ, as on AWS
+    from lsh_localstack_plugins import inline_code
+
+    inline_code.apply()  # inline Lambda code (CDK's notifications handler) without `zip`
     # fast_moto_item_copies() is applied by our moto DynamoDB provider when it loads (moto's
     # import is not worth paying at start-up when no table is used), and so is
     # cache_moto_method_names()
