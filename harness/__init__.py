@@ -35,6 +35,7 @@ _LAZY = {
     **dict.fromkeys(["fire", "ConcurrencyReport", "Outcome"], "harness.concurrency"),
     **dict.fromkeys(["Tracer", "Trace", "Stage", "TraceContext"], "harness.trace"),
     **dict.fromkeys(["CdkApp", "DeployError", "DeployedStack", "deploy_app"], "harness.deploy"),
+    **dict.fromkeys(["LocalStackDied", "SettingError"], "harness.errors"),
     **dict.fromkeys(["DeployedResource", "ResourceNotFound"], "harness.deploy.resources"),
     **dict.fromkeys(["StreamProbe", "StreamRecord"], "harness.streams"),
     **dict.fromkeys(["replay_archive", "start_replay", "wait_for_replay", "replayed_events",
