@@ -8,7 +8,7 @@ Amounts are :class:`~decimal.Decimal` throughout (DynamoDB numbers); 100.50 stay
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -67,9 +67,9 @@ class Command(BaseModel):
     expectedVersion: int | None = Field(default=None, ge=0)
 
 
-def one_line(error: ValidationError) -> str:
+def one_line(error: ValidationError, prefix: str = "") -> str:
     """A pydantic error as one line: ``field.path: message; ...``."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'command'}: {e['msg']}"
+    return "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc']) or 'command'}: {e['msg']}"
                      for e in error.errors())
 
 
@@ -81,10 +81,14 @@ def parse_command(payload: Any) -> Command:
     payload = json.loads(json.dumps(payload, default=str), parse_float=Decimal)
     try:
         command = Command.model_validate(payload)
-        model = DATA_MODELS[command.eventType]
-        data = model.model_validate(command.eventData).model_dump(mode="python", exclude_none=True)
     except ValidationError as exc:
         raise CommandRejected(f"invalid command: {one_line(exc)}") from None
+    try:
+        data = DATA_MODELS[command.eventType].model_validate(command.eventData).model_dump(
+            mode="python", exclude_none=True)
+    except ValidationError as exc:
+        raise CommandRejected(f"invalid {command.eventType} command: "
+                              f"{one_line(exc, 'eventData.')}") from None
     return command.model_copy(update={"eventData": data})
 
 
@@ -136,7 +140,6 @@ class Account:
     customer_id: str | None = None
     account_type: str | None = None
     created_at: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:

@@ -52,9 +52,10 @@ def test_seed_command_parses_with_exact_amounts():
     ({"aggregateId": "", "eventType": "AccountClosed"}, "aggregateId: String should have"),
     ({"aggregateId": A, "eventType": "TransactionProcessed",
       "eventData": {"transactionId": "t", "amount": -1, "type": "deposit"}},
-     "amount: Input should be greater than 0"),
+     "invalid TransactionProcessed command: eventData.amount: Input should be greater than 0"),
     ({"aggregateId": A, "eventType": "TransactionProcessed",
-      "eventData": {"transactionId": "t", "amount": 1, "type": "gift"}}, "type: Input should be"),
+      "eventData": {"transactionId": "t", "amount": 1, "type": "gift"}},
+     "eventData.type: Input should be"),
     ({"aggregateId": A, "eventType": "AccountCreated", "eventData": {},
       "expectedVersion": -1}, "expectedVersion: Input should be greater than or equal to 0"),
 ])
