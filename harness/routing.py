@@ -11,7 +11,9 @@ with an event pattern) it adds a *shadow* :class:`~harness.taps.BusTap` with tha
 pattern; EventBridge hands an event to every rule whose pattern matches, so the shadow tap receives
 exactly the events the app's rule receives, as EventBridge itself decided. One more tap with
 :data:`~harness.taps.ALL_EVENTS` shows the event reached the bus at all (so "reaches nothing" is
-never vacuously true). An event reaches the targets of the rules that matched it.
+never vacuously true). An event reaches the targets of the rules that matched it, unless the
+hand-over to a target failed (read from the events log of this project's LocalStack plugin,
+when there is one: such a target is reported as FAILED with the error).
 
 :meth:`BusRoutes.assert_routes` puts the events, waits (:func:`~harness.waits.eventually`) until
 every event is on the bus and in every expected rule's tap, then watches for ``quiet`` seconds
@@ -57,13 +59,16 @@ class Route:
     on_bus: bool = False
     rules: set[str] = field(default_factory=set)
     reached: set[str] = field(default_factory=set)  # target ARNs
+    failed: dict[str, str] = field(default_factory=dict)  # target ARN -> delivery error
 
     def describe(self) -> str:
         what = f"{self.entry.get('Source')!r} / {self.entry.get('DetailType')!r}"
+        failures = "".join(f"; delivery to {_short(arn)} FAILED: {error}"
+                           for arn, error in sorted(self.failed.items()))
         return (f"event {self.event_id} ({what}): "
                 f"{'on the bus' if self.on_bus else 'NOT seen on the bus'}; rules matched: "
                 f"{sorted(self.rules) or 'none'}; reached {_names(self.reached)}, expected "
-                f"{_names(self.expected)}")
+                f"{_names(self.expected)}{failures}")
 
 
 def _names(arns: Iterable[str]) -> str:
@@ -85,6 +90,7 @@ class BusRoutes:
 
     def __init__(self, localstack: LocalStack, bus: str):
         self.bus = bus
+        self._localstack = localstack
         self.eventbridge = localstack.client("events")
         self.rules: dict[str, RoutedRule] = {}
         self.all_events = BusTap(localstack, bus, ALL_EVENTS)
@@ -196,11 +202,31 @@ class BusRoutes:
             raise AssertionError(f"routing on bus {self.bus} is not as expected:\n" + "\n".join(
                 r.describe() for r in routes if r.reached != r.expected or not r.on_bus)
                 + f"\n({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
-        wrong = [r for r in routes if r.reached != r.expected]
+        self._delivery_failures(routes)
+        wrong = [r for r in routes if r.reached != r.expected or r.failed]
         if wrong:
             raise AssertionError(f"routing on bus {self.bus} is not as expected:\n"
                                  + "\n".join(r.describe() for r in wrong))
         return routes
+
+    def _delivery_failures(self, routes: list[Route]) -> None:
+        """A matched rule hands the event to its targets; the events log of this project's
+        LocalStack (:mod:`harness.trace.eventbridge`) says whether each hand-over worked. Without
+        it (another LocalStack) a rule match counts as reaching its targets."""
+        from harness.trace.eventbridge import EventsLog, EventsLogUnavailable
+
+        if not any(r.reached for r in routes):
+            return
+        try:
+            records = {e["event_id"]: e for e in EventsLog(self._localstack).events(self.bus)}
+        except EventsLogUnavailable:
+            return
+        for route in routes:
+            for rule in records.get(route.event_id, {}).get("rules", []):
+                for target in rule["targets"]:
+                    if target["status"] == "failed":
+                        route.failed[target["target_arn"]] = target["error"]
+                        route.reached.discard(target["target_arn"])
 
     def assert_reaches(self, entry: dict[str, Any], targets: Iterable[str],
                        quiet: float = 1.0, timeout: float | None = None) -> Route:

@@ -140,3 +140,20 @@ def test_the_trace_of_a_delivered_event_and_of_a_near_miss(localstack, bus):
     assert [s.reached for s in miss.stages] == [True, False, False, None], miss.render()
     assert "no rule of the bus matched it (source 'shop', detail-type 'Order Lost')" in \
         miss.stages[1].detail
+
+
+def test_a_target_whose_delivery_failed_is_not_reached(localstack, bus):
+    """A rule matches, but its target (a function that does not exist) cannot be handed the
+    event: the event did not reach it, and the failure says why."""
+    name, _ = bus
+    events = localstack.client("events")
+    missing = f"arn:aws:lambda:{localstack.region}:000000000000:function:lsh-gone"
+    events.put_rule(Name="voids", EventBusName=name,
+                    EventPattern=json.dumps({"source": ["shop"], "detail-type": ["Void"]}))
+    events.put_targets(Rule="voids", EventBusName=name, Targets=[{"Id": "gone", "Arn": missing}])
+    with BusRoutes(localstack, name) as routes:
+        with pytest.raises(AssertionError) as failed:
+            routes.assert_reaches(event("shop", "Void"), {"lsh-gone"}, quiet=0.2)
+    assert "rules matched: ['voids']; reached nothing, expected {lsh-gone}; delivery to " \
+           "lsh-gone FAILED: ResourceNotFoundException" in str(failed.value), str(failed.value)
+    assert "Function not found" in str(failed.value)
