@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from harness.errors import HarnessError
@@ -61,13 +61,13 @@ def _arn_of(events, kind: str, name_or_arn: str) -> str:
 
 def start_replay(events, archive: str, bus: str, since: datetime, until: datetime | None = None,
                  *, name: str | None = None, rule_arns: list[str] | None = None) -> str:
-    """Start replaying ``archive``'s events from ``since`` to ``until`` (default: now plus a
-    minute, as archives work in whole minutes) into ``bus``; return the replay's name.
+    """Start replaying ``archive``'s events from ``since`` to ``until`` (default: now) into
+    ``bus``; return the replay's name.
 
     ``archive`` and ``bus`` are names or ARNs; ``rule_arns`` limits the replay to those rules
     (EventBridge's ``FilterArns``)."""
     name = name or f"lsh-replay-{uuid.uuid4().hex[:16]}"
-    until = until or datetime.now(UTC) + timedelta(minutes=1)
+    until = until or datetime.now(UTC)
     destination: dict[str, Any] = {"Arn": _arn_of(events, "bus", bus)}
     if rule_arns:
         destination["FilterArns"] = list(rule_arns)

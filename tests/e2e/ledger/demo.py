@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from harness.deploy import CdkApp
+from harness.probes import queue_depth
 from harness.replay import replay_archive
 from harness.waits import EventuallyTimeout, eventually
 from tests.e2e.apps import reference_app
@@ -73,8 +74,9 @@ def scenario(localstack, deployed, out=print) -> int:
         replayed = f"rebuilt by replay {outcome.name} in {1000 * (time.monotonic() - sent):.0f} ms"
         ok += 1
     except EventuallyTimeout:
-        replayed = (f"NOT rebuilt by replay {outcome.name} ({outcome.state}): "
-                    f"{ledger.query('getReadModel', acc)}")
+        dlq = queue_depth(ledger.sqs, deployed.outputs["ProjectionDlqUrl"])
+        replayed = (f"NOT rebuilt by replay {outcome.name} ({outcome.state}): read model "
+                    f"{ledger.query('getReadModel', acc)}; projection DLQ {dlq}")
     out(f"balance {money(rebuilt['balance'])} at version {rebuilt['version']} "
         f"(reconstructState); read model {replayed}")
     total = len(steps) + 1
