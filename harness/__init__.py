@@ -40,8 +40,6 @@ _LAZY = {
     **dict.fromkeys(["StreamProbe", "StreamRecord"], "harness.streams"),
     **dict.fromkeys(["replay_archive", "start_replay", "wait_for_replay", "replayed_events",
                      "ReplayOutcome", "ReplayFailed"], "harness.replay"),
-    **dict.fromkeys(["DeployedStateMachine", "run_deployed_machine", "stateful_settings"],
-                    "harness.stateful"),
     **dict.fromkeys(["ExecutionPath", "StateRun", "wait_for_path", "wait_for_started_execution",
                      "execution_path", "assert_saga", "time_scale", "set_time_scale"],
                     "harness.stepfunctions"),

@@ -10,7 +10,9 @@ A deployed app is eventually consistent, so invariants come in two kinds:
   LocalStack's change feed), in :meth:`~DeployedStateMachine.settle`, which runs at the end of
   every example (``teardown``) and wherever a rule calls it.
 
-The number of steps and examples is bounded by :func:`stateful_settings` (the ``lsh-fuzz``
+It needs the ``[fuzz]`` extra (Hypothesis), so ``harness`` itself does not export its names
+(all of those work without extras): import from ``harness.stateful``. The number of steps and
+examples is bounded by :func:`stateful_settings` (the ``lsh-fuzz``
 profile: ``--lsh-fuzz-examples``; steps: ``LSH_STATEFUL_STEPS``, default 10), so the test fits CI.
 
     class Accounts(DeployedStateMachine):
@@ -29,11 +31,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
-
 from harness.config import HarnessConfig
+from harness.extras import require
 from harness.waits import eventually
+
+_hypothesis = require("hypothesis", "fuzz", "harness.stateful")
+HealthCheck, settings = _hypothesis.HealthCheck, _hypothesis.settings
+_stateful = require("hypothesis.stateful", "fuzz", "harness.stateful")
+RuleBasedStateMachine = _stateful.RuleBasedStateMachine
+run_state_machine_as_test = _stateful.run_state_machine_as_test
 
 #: the Hypothesis profile the pytest plugin registers (examples from --lsh-fuzz-examples)
 FUZZ_PROFILE = "lsh-fuzz"
