@@ -195,6 +195,11 @@ def _keep_logs_if_failed(session: pytest.Session, backend: Backend) -> None:
 KEPT_LOGS = pytest.StashKey[list]()
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """After LocalStack died, every later test errors at once with how, when and its log."""
+    liveness.check()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """Name the kept log folders (LocalStack's log, functions/*.log) of a failed session."""
     for reason, folder in config.stash.get(KEPT_LOGS, []):

@@ -121,6 +121,7 @@ class EmbeddedBackend(Backend):
         self.log_dir: Path | None = None
         self._stopping = False
         self._death: LocalStackDied | None = None
+        self._watcher: threading.Thread | None = None
         self.process: subprocess.Popen | None = None
         self.localstack: LocalStack | None = None
         #: processes that were still alive after LocalStack stopped, and had to be killed
@@ -188,8 +189,9 @@ class EmbeddedBackend(Backend):
                 cwd=self.run_dir, env=env, start_new_session=True,
             )
         atexit.register(self.stop)
-        threading.Thread(target=self._watch, args=(self.process,), name="lsh-localstack-watch",
-                         daemon=True).start()
+        self._watcher = threading.Thread(target=self._watch, args=(self.process,),
+                                         name="lsh-localstack-watch", daemon=True)
+        self._watcher.start()
         self._wait_ready(endpoint, started)
         elapsed = time.monotonic() - started
         self.progress(f"LocalStack ready at {endpoint} in {elapsed:.1f} s")
@@ -222,8 +224,24 @@ class EmbeddedBackend(Backend):
             str(self.log_path) if self.log_path else None)
 
     def death(self) -> LocalStackDied | None:
-        """The error to raise once LocalStack exited on its own (None while it runs)."""
+        """The error to raise once LocalStack exited on its own (None while it runs).
+
+        Exact at any moment: if the process has exited but the watcher has not recorded it yet,
+        this waits (briefly) for the watcher."""
+        if self._death is None and not self._stopping and self._exited():
+            watcher = self._watcher
+            if watcher is not None:
+                watcher.join(timeout=2)
         return self._death
+
+    def _exited(self) -> bool:
+        proc = self.process
+        if proc is None:
+            return False
+        try:  # WNOWAIT: look without reaping (the watcher reaps)
+            return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True  # reaped already
 
     def _wait_ready(self, endpoint: str, started: float) -> None:
         assert self.process is not None

@@ -4,6 +4,7 @@ secrets, its death is reported at once with its kept log, and dead runs leave no
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import socket
@@ -362,3 +363,37 @@ def test_docker_backend_is_loopback_only_and_its_death_is_reported_at_once():
         if log_dir:
             import shutil
             shutil.rmtree(log_dir, ignore_errors=True)
+
+
+DYING_SESSION = textwrap.dedent('''
+    import os, signal
+
+    import pytest
+
+    from harness import LocalStackDied, eventually
+
+    def test_1_kills_localstack_and_a_wait_ends_at_once(localstack):
+        os.kill(localstack.details["pid"], signal.SIGKILL)
+        with pytest.raises(LocalStackDied):
+            eventually(lambda: False, timeout=30)
+
+    def test_2_does_not_even_use_localstack(localstack):
+        pass
+''')
+
+
+def test_after_localstack_died_every_later_test_fails_saying_why(tmp_path):
+    (tmp_path / "test_inner.py").write_text(DYING_SESSION)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(tmp_path / "test_inner.py")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    out = result.stdout
+    assert result.returncode == 1, out
+    assert "1 passed, 1 error" in out
+    assert "LocalStackDied: LocalStack exited (signal SIGKILL) at " in out
+    kept = re.search(r"LocalStack died: LocalStack's log and the functions' logs are kept in (\S+)",
+                     out)
+    assert kept, out
+    assert (Path(kept.group(1)) / "localstack.log").is_file()
+    import shutil
+    shutil.rmtree(kept.group(1))
