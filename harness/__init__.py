@@ -12,6 +12,9 @@ itself, and the capability modules load on first use):
 - :class:`DeadLetterQueue`; :class:`Fault` and :func:`inject_fault`; :func:`assert_exactly_once`
   and :func:`deliver_duplicates`; :func:`fire` (concurrency); :class:`Tracer` (where an
   event got stuck); :class:`SnsPublishLog`; :class:`CdkApp` and :func:`deploy_app`;
+- Step Functions (:mod:`harness.stepfunctions`): :func:`wait_for_path` (an execution's
+  :class:`ExecutionPath`: states, attempts, branches, failure), :func:`assert_saga`,
+  :func:`time_scale` (virtual time for waits and retries);
 - :mod:`harness.strategies` (Hypothesis; imported on its own, as it needs Hypothesis);
 - the pytest plugin (:mod:`harness.pytest_plugin`) gives the ``localstack`` fixture.
 """
