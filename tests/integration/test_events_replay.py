@@ -116,6 +116,12 @@ def test_cloudformation_creates_an_archive(localstack):
         assert archive["ArchiveArn"] == outputs["Arn"]
         assert archive["RetentionDays"] == 365
         assert json.loads(archive["EventPattern"]) == {"source": ["lsh.test"]}
+
+        template["Resources"]["Archive"]["Properties"]["RetentionDays"] = 30
+        cfn.update_stack(StackName=stack, TemplateBody=json.dumps(template))
+        cfn.get_waiter("stack_update_complete").wait(
+            StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        assert events.describe_archive(ArchiveName=outputs["Name"])["RetentionDays"] == 30
     finally:
         cfn.delete_stack(StackName=stack)
         cfn.get_waiter("stack_delete_complete").wait(
