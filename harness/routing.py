@@ -218,7 +218,8 @@ class BusRoutes:
         if not any(r.reached for r in routes):
             return
         try:
-            records = {e["event_id"]: e for e in EventsLog(self._localstack).events(self.bus)}
+            records = {e["event_id"]: e for e in EventsLog(self._localstack).events(
+                self.bus, contains=[r.event_id for r in routes if r.reached])}
         except EventsLogUnavailable:
             return
         for route in routes:
