@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +28,8 @@ LOOPBACK = ("127.0.0.1", "::1")
 
 def machine_addresses() -> list[str]:
     """Every address of this machine's interfaces that is not loopback (IPv4 and IPv6)."""
+    if not shutil.which("ip"):
+        pytest.fail("this test lists the machine's addresses with `ip` (iproute2): install it")
     out = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True,
                          check=True).stdout
     found = []
@@ -331,9 +334,11 @@ def test_sigterm_of_pytest_stops_localstack_removes_the_run_folder_and_keeps_the
             shutil.rmtree(details.read_text().split()[2], ignore_errors=True)
 
 
-def test_docker_backend_is_loopback_only_and_its_death_is_reported_at_once():
+def test_docker_backend_is_loopback_only_secret_free_and_its_death_is_reported_at_once(
+        sentinel_environment):
     """The testcontainers backend: its port is published on loopback only (refused from every
-    other address of the machine), and a killed container fails the next call at once."""
+    other address of the machine), the container's environment holds none of the user's secrets,
+    and a killed container fails the next call at once."""
     from harness.localstack import TestcontainersBackend
     from harness.localstack.containers.docker_check import docker_client
 
@@ -345,10 +350,13 @@ def test_docker_backend_is_loopback_only_and_its_death_is_reported_at_once():
         reachable = [a for a in machine_addresses() if not refused(a, port)]
         assert reachable == [], f"the container's port is reachable from {reachable}"
         sqs = localstack.client("sqs")
-        sqs.list_queues()
+        sqs.list_queues()  # despite AWS_PROFILE=nosuch
         client = docker_client()
         try:
-            client.containers.get(localstack.details["container_id"]).kill()
+            container = client.containers.get(localstack.details["container_id"])
+            container_env = "\n".join(container.attrs["Config"]["Env"])
+            assert SENTINEL not in container_env and "AWS_PROFILE" not in container_env
+            container.kill()
         finally:
             client.close()
         started = time.monotonic()

@@ -171,7 +171,8 @@ class TestcontainersBackend(Backend):
         })
         if own_image:
             env["LSH_FUNCTION_PYTHON"] = images.FUNCTION_PYTHON
-        if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
+        # the user's LocalStack token goes only to a foreign image that may need it (ours never)
+        if not own_image and os.environ.get("LOCALSTACK_AUTH_TOKEN"):
             env["LOCALSTACK_AUTH_TOKEN"] = os.environ["LOCALSTACK_AUTH_TOKEN"]
         env.update(self.settings)
         return env
