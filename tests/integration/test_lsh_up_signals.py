@@ -136,3 +136,38 @@ def test_a_bad_setting_is_one_line_and_exit_2(env, line):
                             text=True, timeout=60, env={**os.environ, **env})
     assert result.returncode == 2
     assert result.stderr.strip().startswith(line) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_sigterm_while_a_venv_is_built_stops_within_2_s_and_kills_pip(tmp_path):
+    """A cold cache: `lsh up` builds LocalStack's venv (~40 s of pip); SIGTERM stops it at once."""
+    proc = subprocess.Popen([*LSH, "up", "--no-deploy"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "LSH_CACHE_DIR": str(tmp_path),
+                                 "LSH_PORT": str(_free_port())})
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "building LocalStack" in line:
+                break
+        else:
+            raise AssertionError("".join(lines))
+        pip_seen = False
+        deadline = time.monotonic() + 30
+        while not pip_seen and time.monotonic() < deadline:  # until pip is really running
+            pip_seen = any("pip" in processes.describe(p) for p in processes.children(proc.pid))
+            time.sleep(0.05)
+        assert pip_seen, "pip did not start"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        output = "".join(lines) + proc.stdout.read()
+        code = proc.wait(timeout=30)
+        took = time.monotonic() - started
+        assert code == 128 + signal.SIGTERM and took < 2.0, (code, took, output)
+        assert "Traceback" not in output
+        left = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                and str(tmp_path) in processes.describe(int(p.name))]
+        assert left == [], f"left running: {[processes.describe(int(p.name)) for p in left]}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
