@@ -72,6 +72,20 @@ def skipped_resources(cfn, name: str, template: dict) -> list[str]:
     return sorted(f"{lid} ({resources[lid].get('Type')})" for lid in skipped if lid in resources)
 
 
+def failed_since(cfn, name: str, seen: set[str]) -> str:
+    """Lines for the failed resource events that are not in ``seen`` (events before an update).
+
+    Why: LocalStack 4.8.1's ``UpdateStack`` sets UPDATE_COMPLETE even when a resource failed
+    (its worker ignores the executor's failure), so the status alone says nothing. A failed
+    delete is left out: AWS too completes an update whose clean-up could not delete something."""
+    events = cfn.describe_stack_events(StackName=name).get("StackEvents", [])
+    return "\n".join(f"  {e['LogicalResourceId']} ({e.get('ResourceType')}): {e['ResourceStatus']}"
+                     f": {e.get('ResourceStatusReason', '')}" for e in events
+                     if e["EventId"] not in seen
+                     and e.get("ResourceStatus") in ("CREATE_FAILED", "UPDATE_FAILED")
+                     and e.get("ResourceType") != "AWS::CloudFormation::Stack")
+
+
 def stack_status(cfn, name: str) -> str | None:
     from botocore.exceptions import ClientError
 
@@ -127,6 +141,7 @@ def deploy_stack(cfn, name: str, template: dict, template_url: str | None = None
         cfn.create_stack(**args)
         expected = "CREATE_COMPLETE"
     else:
+        seen = {e["EventId"] for e in cfn.describe_stack_events(StackName=name)["StackEvents"]}
         try:
             cfn.update_stack(**args)
             expected = "UPDATE_COMPLETE"
@@ -140,6 +155,11 @@ def deploy_stack(cfn, name: str, template: dict, template_url: str | None = None
         raise DeployError(f"stack {name} ended {stack['StackStatus']} "
                           f"({stack.get('StackStatusReason', 'no reason given')}); failed "
                           f"resources:\n{failure_reasons(cfn, name)}")
+    if changed and status is not None:
+        failed = failed_since(cfn, name, seen)
+        if failed:  # LocalStack 4.8.1 reports UPDATE_COMPLETE whatever failed
+            raise DeployError(f"stack {name} reported {stack['StackStatus']}, but resources "
+                              f"failed in the update:\n{failed}")
     skipped = [] if allow_skipped else skipped_resources(cfn, name, template)
     if skipped:
         raise DeployError(

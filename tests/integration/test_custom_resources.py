@@ -221,3 +221,17 @@ def test_sns_topic_as_service_token(cfn, stack_name, recorded):
     assert deployed.outputs["Ref"] == "sns-1"
     assert deployed.outputs["Greeting"] == "hello via sns"
     assert [r["RequestType"] for r in requests()] == ["Create"]
+
+
+def test_failed_update_fails_with_reason_and_delete_still_reaches_the_handler(
+        cfn, stack_name, recorded):
+    url, requests = recorded
+    deploy_stack(cfn, stack_name, template(url, Name="a", Id="kept-id"), timeout=120)
+    with pytest.raises(DeployError, match="no widgets on Sundays"):
+        deploy_stack(cfn, stack_name, template(url, Name="b", Id="kept-id", Mode="fail",
+                                               Reason="no widgets on Sundays"), timeout=120)
+    cfn.delete_stack(StackName=stack_name)
+    wait_for_gone(cfn, stack_name, 60)
+    kinds = [(r["RequestType"], r.get("PhysicalResourceId")) for r in requests()]
+    assert kinds[:2] == [("Create", None), ("Update", "kept-id")]
+    assert kinds[-1] == ("Delete", "kept-id")

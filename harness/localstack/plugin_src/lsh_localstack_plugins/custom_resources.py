@@ -255,15 +255,17 @@ class CustomResourceProvider:
             ProgressEvent,
         )
 
+        # a failed update keeps what was deployed (a later Delete still reaches the handler)
+        kept = dict(request.previous_state or {}) if old_state else {}
         try:
             response = self._call(request, request_type, props, old_state)
         except HandlerFailed as exc:
-            return ProgressEvent(status=OperationStatus.FAILED, resource_model={},
+            return ProgressEvent(status=OperationStatus.FAILED, resource_model=kept,
                                  message=str(exc))
         physical_id = response.get("PhysicalResourceId") or (
             old_state or {}).get("PhysicalResourceId")
         if not physical_id:
-            return ProgressEvent(status=OperationStatus.FAILED, resource_model={},
+            return ProgressEvent(status=OperationStatus.FAILED, resource_model=kept,
                                  message=f"custom resource {request.logical_resource_id}: the "
                                          "handler's SUCCESS response has no PhysicalResourceId")
         if old_state and old_state.get("PhysicalResourceId") not in (None, physical_id):
