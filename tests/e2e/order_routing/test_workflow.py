@@ -68,3 +68,27 @@ def test_a_failing_branch_fails_the_execution_naming_the_branch(localstack, outp
                                                      "InventoryProcessingFailed"], path
     assert failed[0].attempts("ProcessInventory") == 1  # a function error is not retried
     assert "inventory service down" in path.describe()
+
+
+def test_a_throttled_branch_is_retried_then_fails_naming_the_branch(localstack, outputs):
+    """A transient Lambda error (the order processor throttled: reserved concurrency 0) is
+    retried by the state machine (3 retries, backoff 2) before the branch fails; Step Functions
+    time runs 100x faster (harness.stepfunctions.time_scale) so the backoff costs ms."""
+    from harness.stepfunctions import time_scale
+
+    order_id = stored_order(localstack, outputs)
+    lam = localstack.client("lambda")
+    function = outputs["OrderProcessorFunctionName"]
+    lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
+    try:
+        with time_scale(localstack, 0.01):
+            path = wait_for_path(localstack.client("stepfunctions"),
+                                 trigger(localstack, outputs, order_id))
+    finally:
+        lam.delete_function_concurrency(FunctionName=function)
+    path.assert_status("FAILED")
+    assert path.error == "OrderProcessingFailed", path
+    [parallel] = path.runs_of("ProcessOrderAndInventory")
+    [failed] = [b for b in parallel.branches if b.ran("OrderProcessingFailed")]
+    failed.assert_attempts(ProcessOrder=4)  # the first call and 3 retries
+    assert {e["error"] for e in failed.runs[0].errors} == {"Lambda.TooManyRequestsException"}, path
