@@ -35,8 +35,8 @@ def main() -> None:
         threading.Thread(target=_watch_stdin, name="lsh-lifeline", daemon=True).start()
     from localstack.runtime.main import main as localstack_main
 
-    from lsh_localstack_plugins import (changes, events_log, loopback, sfn_target, sfn_time,
-                                        sns_log)
+    from lsh_localstack_plugins import (changes, events_log, loopback, sfn_lambda_errors,
+                                        sfn_target, sfn_time, sns_log)
     from lsh_localstack_plugins.patches import apply_all
 
     loopback.bind_gateway_to_listen_host()
@@ -45,6 +45,7 @@ def main() -> None:
     sfn_time.install()  # LSH_SFN_TIME_SCALE: virtual time for Step Functions waits and retries
     sfn_target.install()  # EventBridge -> Step Functions targets with InputPath
     events_log.install()  # EventBridge: GET /_lsh/events/log (rules matched, targets)
+    sfn_lambda_errors.apply()  # Lambda task errors named Lambda.<code>, so Retry can match
     changes.install()
 
     localstack_main()
