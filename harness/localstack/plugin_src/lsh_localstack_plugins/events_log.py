@@ -9,7 +9,8 @@ source, detail-type, first 4096 characters of the detail, time) in a bounded rin
 and, per target, ``sent`` or ``failed`` (the error) and the target's DLQ (where
 :mod:`.events_target_dlq` puts a failed event). Per event it costs a small dict under a lock.
 
-Hooks: ``format_event`` in the events provider (called once per accepted entry), its
+Hooks (set when LocalStack first imports its events provider, not at start-up):
+``format_event`` in the events provider (called once per accepted entry), its
 ``matches_event`` while ``_process_rules`` runs for a rule (a thread-local names the rule) and
 ``TargetSender.process_event`` (every target; installed after :mod:`.events_target_dlq`, so it
 wraps it). Query parameters of the route: ``event_id``, ``bus`` (name), ``contains``
@@ -220,6 +221,10 @@ def install() -> EventLog | None:
         EVENTS = EventLog(int(os.environ.get(SIZE_VAR) or DEFAULT_SIZE))
         from localstack.services.edge import ROUTER
 
-        _hook(EVENTS)
+        from lsh_localstack_plugins.after_import import after_import
+
+        log = EVENTS
+        # hooked when EventBridge is first used: importing its provider costs ~0.5 s of start-up
+        after_import({"localstack.services.events.provider": lambda: _hook(log)})
         ROUTER.add(make_resource(EVENTS))
     return EVENTS
