@@ -56,7 +56,8 @@ def append(event: StoredEvent) -> None:
     try:
         event_store().put_item(
             Item=event.to_item(),
-            ConditionExpression="attribute_not_exists(AggregateId) AND attribute_not_exists(Version)")
+            ConditionExpression=(
+                "attribute_not_exists(AggregateId) AND attribute_not_exists(Version)"))
     except ClientError as exc:
         if _conditional_failure(exc):
             raise ConcurrencyConflict(

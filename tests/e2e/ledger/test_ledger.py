@@ -36,7 +36,8 @@ def test_seed_walkthrough_gives_the_same_state_through_both_queries(ledger):
 def test_rejected_commands_write_nothing(ledger):
     acc = account()
     missing = ledger.transact(acc, "deposit", 10, "tx-1")
-    assert missing["statusCode"] == 400 and f"account {acc} does not exist" in missing["errorMessage"]
+    assert missing["statusCode"] == 400
+    assert f"account {acc} does not exist" in missing["errorMessage"]
     ledger.create(acc)
     ledger.transact(acc, "deposit", 10, "tx-2")
     overdraft = ledger.transact(acc, "withdrawal", "10.01", "tx-3")
@@ -46,7 +47,8 @@ def test_rejected_commands_write_nothing(ledger):
     assert bad["statusCode"] == 400 and bad["errorType"] == "CommandRejected"
     assert "eventData.amount: Input should be greater than 0" in bad["errorMessage"]
     unknown = ledger.query("balanceOf", acc)
-    assert unknown["statusCode"] == 400 and "unknown queryType 'balanceOf'" in unknown["errorMessage"]
+    assert unknown["statusCode"] == 400
+    assert "unknown queryType 'balanceOf'" in unknown["errorMessage"]
     assert len(ledger.stored_events(acc)) == 2
 
 
@@ -71,3 +73,20 @@ def test_two_concurrent_appends_at_the_same_version_exactly_one_wins(ledger):
     assert [int(e["Version"]) for e in stored] == [1, 2]
     winner = next(a for a in answers if a["statusCode"] == 200)
     assert stored[1]["EventId"] == winner["eventId"]
+
+
+def test_racing_appends_without_expected_version_never_leave_a_gap_or_a_trace(ledger):
+    """Without ``expectedVersion`` both commands are checked against the same state; the
+    conditional append lets them through one after the other or turns the loser into a 409."""
+    acc = account()
+    ledger.create(acc)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: ledger.transact(acc, "deposit", 1 + i, f"tx-{i}"),
+                                range(4)))
+    accepted = [a for a in answers if a["statusCode"] == 200]
+    assert accepted and all(a["statusCode"] in (200, 409) for a in answers), answers
+    stored = ledger.stored_events(acc)
+    assert [int(e["Version"]) for e in stored] == list(range(1, len(accepted) + 2))
+    assert {e["EventId"] for e in stored[1:]} == {a["eventId"] for a in accepted}
+    expected = sum(Decimal(1 + i) for i, a in enumerate(answers) if a["statusCode"] == 200)
+    assert money(ledger.wait_projected(acc, len(accepted) + 1)["balance"]) == expected

@@ -77,7 +77,8 @@ def test_a_replay_rebuilds_an_emptied_read_model_and_a_second_one_changes_nothin
 
     second = replay_archive(ledger.events, stack.outputs["EventArchive"],
                             stack.outputs["EventBusName"], since=since, timeout=60)
-    logs, group = localstack.client("logs"), f"/aws/lambda/{stack.outputs['ProjectionHandlerFunction']}"
+    logs = localstack.client("logs")
+    group = f"/aws/lambda/{stack.outputs['ProjectionHandlerFunction']}"
     events_count = sum(1 for _ in scan_all(ledger.event_store))
 
     def second_replay_projected() -> int:

@@ -1,6 +1,6 @@
 """Stateful property test of the deployed ledger (harness.stateful): Hypothesis picks a sequence
-of commands (create, deposit, withdraw, stale and concurrent appends, a replay) and after each
-step compares the deployed system with a model of it.
+of commands (create, deposit, withdraw, stale, concurrent and racing appends, a missing account,
+a replay) and after each step compares the deployed system with a model of it.
 
 At once after every step (strongly consistent reads): the account's versions have no gaps and are
 exactly the accepted commands' (a rejected command left no trace). Once settled (eventually,
@@ -115,6 +115,21 @@ class LedgerMachine(DeployedStateMachine):
         winner = 0 if answers[0]["statusCode"] == 200 else 1
         self.accepted(acc, answers[winner])
         self.model[acc].balance += (first, second)[winner]
+
+    @rule(acc=accounts, first=amounts, second=amounts)
+    def racing_deposits(self, acc, first, second):
+        """Without expectedVersion: both go through one after the other, or one gets a 409."""
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(
+                lambda a: self.ledger.transact(acc, "deposit", float(a), "tx-r"), (first, second)))
+        assert all(a["statusCode"] in (200, 409) for a in answers), answers
+        won = sorted((a["version"], amount) for a, amount in zip(answers, (first, second))
+                     if a["statusCode"] == 200)
+        assert won, answers
+        by_version = {a["version"]: a for a in answers if a["statusCode"] == 200}
+        for version, amount in won:
+            self.accepted(acc, by_version[version])
+            self.model[acc].balance += amount
 
     @precondition(lambda self: self.model and not self.replayed)
     @rule()

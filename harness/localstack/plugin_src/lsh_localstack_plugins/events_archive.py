@@ -85,8 +85,8 @@ def _archive_provider_class():
             if model.get("RetentionDays") is not None:
                 kwargs["RetentionDays"] = int(model["RetentionDays"])
             request.aws_client_factory.events.update_archive(**kwargs)
-            model["Arn"] = previous.get("Arn") or request.aws_client_factory.events.describe_archive(
-                ArchiveName=model["ArchiveName"])["ArchiveArn"]
+            model["Arn"] = previous.get("Arn") or request.aws_client_factory.events\
+                .describe_archive(ArchiveName=model["ArchiveName"])["ArchiveArn"]
             return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model,
                                  custom_context=request.custom_context)
 
