@@ -52,24 +52,6 @@ def test_a_workflow_runs_both_branches_and_succeeds(localstack, outputs):
     assert path.output["inventory"]["available"] is True  # 98 of 100 left, 2 asked
 
 
-def test_a_failing_branch_fails_the_execution_naming_the_branch(localstack, outputs,
-                                                                lambda_faults):
-    order_id = stored_order(localstack, outputs)
-    lambda_faults.inject(outputs["InventoryProcessorFunctionName"],
-                         Fault.raise_error("inventory service down", when_contains=order_id))
-    path = wait_for_path(localstack.client("stepfunctions"), trigger(localstack, outputs,
-                                                                     order_id))
-    path.assert_status("FAILED")
-    assert path.error == "InventoryProcessingFailed", path
-    assert "inventory service down" in path.cause, path
-    [parallel] = path.runs_of("ProcessOrderAndInventory")
-    failed = [b for b in parallel.branches if b.ran("InventoryProcessingFailed")]
-    assert len(failed) == 1 and failed[0].states == ["ProcessInventory",
-                                                     "InventoryProcessingFailed"], path
-    assert failed[0].attempts("ProcessInventory") == 1  # a function error is not retried
-    assert "inventory service down" in path.describe()
-
-
 def test_a_throttled_branch_is_retried_then_fails_naming_the_branch(localstack, outputs):
     """A transient Lambda error (the order processor throttled: reserved concurrency 0) is
     retried by the state machine (3 retries, backoff 2) before the branch fails; Step Functions
@@ -92,3 +74,24 @@ def test_a_throttled_branch_is_retried_then_fails_naming_the_branch(localstack, 
     [failed] = [b for b in parallel.branches if b.ran("OrderProcessingFailed")]
     failed.assert_attempts(ProcessOrder=4)  # the first call and 3 retries
     assert {e["error"] for e in failed.runs[0].errors} == {"Lambda.TooManyRequestsException"}, path
+
+
+# Last in this file on purpose: right after lambda_faults restores a function's configuration,
+# LocalStack may hold an asynchronous invocation of it for the function's timeout + 60 s (see
+# docs/localstack-divergences.md, "Lambda (async invocations after an update)").
+def test_a_failing_branch_fails_the_execution_naming_the_branch(localstack, outputs,
+                                                                lambda_faults):
+    order_id = stored_order(localstack, outputs)
+    lambda_faults.inject(outputs["InventoryProcessorFunctionName"],
+                         Fault.raise_error("inventory service down", when_contains=order_id))
+    path = wait_for_path(localstack.client("stepfunctions"), trigger(localstack, outputs,
+                                                                     order_id))
+    path.assert_status("FAILED")
+    assert path.error == "InventoryProcessingFailed", path
+    assert "inventory service down" in path.cause, path
+    [parallel] = path.runs_of("ProcessOrderAndInventory")
+    failed = [b for b in parallel.branches if b.ran("InventoryProcessingFailed")]
+    assert len(failed) == 1 and failed[0].states == ["ProcessInventory",
+                                                     "InventoryProcessingFailed"], path
+    assert failed[0].attempts("ProcessInventory") == 1  # a function error is not retried
+    assert "inventory service down" in path.describe()
