@@ -61,7 +61,9 @@ async def test_fire_reports_lost_duplicated_and_latency():
     report = await fire(range(30), send, lambda n: effects.get(n, 0), concurrency=8, timeout=0.5)
     assert [o.key for o in report.lost] == [3, 13, 23]
     assert [o.key for o in report.duplicated] == [7]
-    assert 10 <= report.percentile_ms(50) < 400
+    # each effect lands 30 ms after the send starts at the earliest; a delivered event is one
+    # seen before the 0.5 s timeout (no tighter upper bound: speed is for the benchmarks)
+    assert 30 <= report.percentile_ms(50) <= 500
     with pytest.raises(AssertionError, match="27 delivered, 3 lost, 1 duplicated"):
         report.assert_none_lost_or_duplicated()
 
