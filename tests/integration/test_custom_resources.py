@@ -173,10 +173,12 @@ NODE_HANDLER = r"""
 const https = require('https');
 const url = require('url');
 exports.handler = async (event) => {
-  const body = JSON.stringify({Status: event.RequestType === 'Delete' ? 'SUCCESS' : 'FAILED',
-    Reason: 'node says no: ' + event.ResourceProperties.Name, PhysicalResourceId: 'node-1',
+  const props = event.ResourceProperties;
+  const fail = props.Mode === 'fail' && event.RequestType !== 'Delete';
+  const body = JSON.stringify({Status: fail ? 'FAILED' : 'SUCCESS',
+    Reason: 'node says no: ' + props.Name, PhysicalResourceId: 'node-' + props.Name,
     StackId: event.StackId, RequestId: event.RequestId,
-    LogicalResourceId: event.LogicalResourceId});
+    LogicalResourceId: event.LogicalResourceId, Data: {Greeting: 'hello ' + props.Name}});
   const parsed = url.parse(event.ResponseURL);  // as cfn-response does: https, port 443
   await new Promise((resolve, reject) => {
     const req = https.request({hostname: parsed.hostname, path: parsed.path, method: 'PUT',
@@ -187,18 +189,29 @@ exports.handler = async (event) => {
 """
 
 
-def test_node_handler_response_reaches_cloudformation(cfn, stack_name):
+def node_template(**props) -> dict:
+    return {
+        "Resources": {
+            "Handler": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "nodejs22.x", "Handler": "index.handler", "Timeout": 10,
+                "Role": "arn:aws:iam::000000000000:role/lsh-custom-resource",
+                "Code": {"ZipFile": NODE_HANDLER}}},
+            "Thing": {"Type": "Custom::NodeThing", "Properties": {
+                "ServiceToken": {"Fn::GetAtt": ["Handler", "Arn"]}, **props}}},
+        "Outputs": {"Ref": {"Value": {"Ref": "Thing"}},
+                    "Greeting": {"Value": {"Fn::GetAtt": ["Thing", "Greeting"]}}}}
+
+
+def test_node_handler_success_with_data(cfn, stack_name):
     """A Node.js handler PUTs with https.request({hostname, path}) (port 443, as AWS's presigned
-    URL wants); its FAILED reason arrives, so the response went through."""
-    template = {"Resources": {
-        "Handler": {"Type": "AWS::Lambda::Function", "Properties": {
-            "Runtime": "nodejs22.x", "Handler": "index.handler", "Timeout": 10,
-            "Role": "arn:aws:iam::000000000000:role/lsh-custom-resource",
-            "Code": {"ZipFile": NODE_HANDLER}}},
-        "Thing": {"Type": "Custom::NodeThing", "Properties": {
-            "ServiceToken": {"Fn::GetAtt": ["Handler", "Arn"]}, "Name": "widget"}}}}
+    URL wants); its response arrives: Ref and GetAtt come from it."""
+    stack = deploy_stack(cfn, stack_name, node_template(Name="widget"), timeout=120)
+    assert stack.outputs == {"Ref": "node-widget", "Greeting": "hello widget"}
+
+
+def test_node_handler_failed_with_reason(cfn, stack_name):
     with pytest.raises(DeployError, match="node says no: widget"):
-        deploy_stack(cfn, stack_name, template, timeout=120)
+        deploy_stack(cfn, stack_name, node_template(Name="widget", Mode="fail"), timeout=120)
 
 
 def test_sns_topic_as_service_token(cfn, stack_name, recorded):
