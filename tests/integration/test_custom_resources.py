@@ -76,17 +76,6 @@ def cfn(localstack):
 
 
 @pytest.fixture
-def stack_name(cfn):
-    name = f"lsh-cr-{uuid.uuid4().hex[:8]}"
-    yield name
-    try:
-        cfn.delete_stack(StackName=name)
-        wait_for_gone(cfn, name, 60)
-    except Exception:
-        pass
-
-
-@pytest.fixture
 def recorded(sqs_client, create_queue):
     """``(queue_url, requests())``: the requests the handler got, in order."""
     url, _ = create_queue("lsh-cr-log")
@@ -97,6 +86,19 @@ def recorded(sqs_client, create_queue):
             messages, key=lambda m: int(m.get("Attributes", {}).get("SentTimestamp", 0)))]
 
     return url, requests
+
+
+@pytest.fixture
+def stack_name(cfn, recorded):
+    """A fresh stack name; the stack is deleted after the test, before the queue its handler
+    records to (``recorded``), so the handler's Delete can still record."""
+    name = f"lsh-cr-{uuid.uuid4().hex[:8]}"
+    yield name
+    try:
+        cfn.delete_stack(StackName=name)
+        wait_for_gone(cfn, name, 60)
+    except Exception:
+        pass
 
 
 def test_create_succeeds_with_ref_and_data_attributes(cfn, stack_name, recorded):
