@@ -3,8 +3,10 @@
 A :class:`Tracer` asks each of its stages what it saw of the event, without disturbing anything
 (queues are only counted, DLQs peeked, logs and tables read, the SNS publish log queried). The
 stages come from the app: a list of probes (:mod:`harness.trace.stages` has generic ones for a
-topic publish, a queue, a DLQ, a function's log lines, a table item and a state machine
-execution), or :meth:`Tracer.for_stacks`, which builds them from a deployment's resources (what
+topic publish, a queue, a DLQ, a function's log lines and a table item;
+:mod:`harness.trace.eventbridge` for a bus's puts, matched rules, targets and target DLQs;
+:mod:`harness.trace.stepfunctions_stages` for a state machine's executions), or
+:meth:`Tracer.for_stacks`, which builds them from a deployment's resources (what
 ``lsh trace`` does for any app)::
 
     from harness.trace import Tracer
@@ -104,8 +106,8 @@ class Tracer:
 
     @classmethod
     def for_stacks(cls, localstack: LocalStack, stack_names: Iterable[str]) -> "Tracer":
-        """Stages for every topic, queue (DLQs as DLQs), function, table and state machine of
-        the given CloudFormation stacks, in that order: a trace of any deployed app."""
+        """Stages for every bus, topic, queue (DLQs as DLQs), function, table and state machine
+        of the given CloudFormation stacks, in that order: a trace of any deployed app."""
         from harness.trace.stages import stages_for_resources
 
         cfn = localstack.client("cloudformation")

@@ -12,7 +12,7 @@ from harness.probes import peek_messages, queue_depth
 from harness.sns_log import PublishRecord, SnsPublishLog, SnsPublishLogUnavailable
 from harness.trace import Stage, TraceContext, ms_to_iso
 
-#: at most this many items of a table, or executions of a state machine, are searched
+#: at most this many items of a table are searched
 SEARCH_LIMIT = 1000
 
 
@@ -173,42 +173,16 @@ class TableItem:
         return None
 
 
-@dataclass
-class Execution:
-    """A Step Functions execution whose input mentions the event: its status, and where it is
-    (the last state entered) or where it failed."""
-
-    name: str
-    state_machine_arn: str
-
-    def probe(self, ctx: TraceContext) -> Stage:
-        sfn = ctx.client("stepfunctions")
-        executions = sfn.list_executions(stateMachineArn=self.state_machine_arn,
-                                         maxResults=100)["executions"]
-        for summary in executions:
-            described = sfn.describe_execution(executionArn=summary["executionArn"])
-            if not _mentions(described.get("input", ""), ctx.needles):
-                continue
-            status = described["status"]
-            history = sfn.get_execution_history(executionArn=summary["executionArn"],
-                                                reverseOrder=True, maxResults=50)["events"]
-            entered = next((e["stateEnteredEventDetails"]["name"] for e in history
-                            if "stateEnteredEventDetails" in e), "?")
-            detail = f"execution {summary['name']} {status}, last state entered: {entered}"
-            if status == "FAILED":
-                detail += f" ({described.get('error', '?')}: {described.get('cause', '')[:120]})"
-            return Stage(self.name, True, detail, described["startDate"].isoformat())
-        return Stage(self.name, False, f"no execution of the last {len(executions)} has it in "
-                                       "its input")
-
-
 def stages_for_resources(localstack: LocalStack, resources: list[dict]) -> list:
-    """Stages for a deployment's resources (``describe_stack_resources`` rows): topics, queues
-    (a queue that is another's dead-letter target as a DLQ), functions, tables, state machines."""
+    """Stages for a deployment's resources (``describe_stack_resources`` rows): buses (put, rule
+    matched, target invoked or failed, target DLQ), topics, queues (a queue that is another's
+    dead-letter target as a DLQ), functions, tables, state machines (started, state reached)."""
+    from harness.trace import eventbridge, stepfunctions_stages
+
     by_type: dict[str, list[dict]] = {}
     for r in resources:
         by_type.setdefault(r["ResourceType"], []).append(r)
-    stages: list = []
+    stages: list = eventbridge.stages_for_resources(resources)
     for r in by_type.get("AWS::SNS::Topic", []):
         stages.append(TopicPublished(f"topic {r['LogicalResourceId']}", r["PhysicalResourceId"]))
     queues = by_type.get("AWS::SQS::Queue", [])
@@ -226,10 +200,7 @@ def stages_for_resources(localstack: LocalStack, resources: list[dict]) -> list:
         stages.append(FunctionLogs(f"function {r['LogicalResourceId']}", r["PhysicalResourceId"]))
     for r in by_type.get("AWS::DynamoDB::Table", []) + by_type.get("AWS::DynamoDB::GlobalTable", []):
         stages.append(TableItem(f"table {r['LogicalResourceId']}", r["PhysicalResourceId"]))
-    for r in by_type.get("AWS::StepFunctions::StateMachine", []):
-        stages.append(Execution(f"state machine {r['LogicalResourceId']}",
-                                r["PhysicalResourceId"]))
-    return stages
+    return stages + stepfunctions_stages.stages_for_resources(resources)
 
 
 def _dead_letter_targets(localstack: LocalStack, queues: list[dict]) -> set[str]:
@@ -237,7 +208,7 @@ def _dead_letter_targets(localstack: LocalStack, queues: list[dict]) -> set[str]
     targets = set()
     for r in queues:
         attrs = sqs.get_queue_attributes(QueueUrl=r["PhysicalResourceId"],
-                                         AttributeNames=["RedrivePolicy"])["Attributes"]
+                                         AttributeNames=["RedrivePolicy"]).get("Attributes", {})
         if "RedrivePolicy" in attrs:
             targets.add(json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"])
     return targets
