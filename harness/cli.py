@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -111,15 +112,22 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     worker = threading.Thread(target=work, name="lsh-up", daemon=True)
     worker.start()
-    stop.wait()
+    # a timeout, so this (main) thread runs its signal handler promptly: a signal the kernel
+    # hands to another thread does not wake a wait without one
+    while not stop.wait(0.1):
+        pass
     if signalled:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)  # the clean-up that follows is not cut short
         state_file().unlink(missing_ok=True)
         grace = {"grace": INTERRUPT_GRACE_SECONDS} if isinstance(backend, EmbeddedBackend) else {}
         backend.stop(**grace)
-        processes.kill_children()  # a pip or CDK synth child; a LocalStack started meanwhile
-        worker.join(timeout=0.5)
+        deadline = time.monotonic() + 0.5
+        while True:  # a pip or CDK synth child; what the worker starts before it gives up
+            processes.kill_children()
+            worker.join(timeout=0.1)
+            if not worker.is_alive() or time.monotonic() > deadline:
+                break
         backend.stop(**grace)  # whatever the worker started in between
         if getattr(backend, "kept_logs", None):
             print(f"lsh: LocalStack's log is kept in {backend.kept_logs}", file=sys.stderr)

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,11 +53,17 @@ class Up:
         raise AssertionError(f"lsh up ended before {text!r}: {''.join(self.lines)}")
 
     def stop_with(self, sig: int) -> tuple[int, float, str]:
+        rest: list[str] = []  # read in a thread: a leftover child holding the pipe must not hang us
+        reader = threading.Thread(target=lambda: rest.append(self.proc.stdout.read()),
+                                  daemon=True)
+        reader.start()
         started = time.monotonic()
         self.proc.send_signal(sig)
-        rest = self.proc.stdout.read()
         code = self.proc.wait(timeout=30)
-        return code, time.monotonic() - started, "".join(self.lines) + rest
+        took = time.monotonic() - started
+        reader.join(timeout=5)
+        assert not reader.is_alive(), "a process left behind still holds lsh up's output"
+        return code, took, "".join(self.lines) + "".join(rest)
 
     def leaves_nothing(self) -> None:
         assert self.run_id, "".join(self.lines)
