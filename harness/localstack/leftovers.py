@@ -7,7 +7,7 @@
 - A log folder ``<tmp>/lsh-logs-<date>-<time>-<run id>`` (LocalStack's log, and the functions'
   CloudWatch logs dumped when a test failed): removed after a clean run, **kept** after a failed,
   interrupted or crashed one, and named in the pytest summary / the error. The sweep removes
-  only those older than :data:`KEPT_LOG_DAYS` days.
+  only those older than :data:`KEPT_LOG_DAYS` days, and the oldest beyond :data:`KEPT_LOG_MAX`.
 - A deploy lock ``<tmp>/lsh-deploy-<hash of the endpoint>.lock`` (xdist workers sharing one
   LocalStack deploy one after the other): removed when the LocalStack that owns it stops; the
   sweep removes those left behind (unused for 10 min and not held).
@@ -31,8 +31,9 @@ RUN_DIR_PATTERN = re.compile(r"^lsh-([0-9a-f]{12})-")
 LOG_DIR_PREFIX = "lsh-logs-"
 OWNER_FILE = "owner.json"
 STALE_LOCK_SECONDS = 600
-#: kept log folders older than this are removed by the sweep
+#: kept log folders older than this are removed by the sweep, and beyond the newest KEPT_LOG_MAX
 KEPT_LOG_DAYS = 7
+KEPT_LOG_MAX = 30
 
 
 def temp_root() -> Path:
@@ -87,6 +88,7 @@ def sweep(root: Path | None = None, now: float | None = None) -> list[Path]:
     root = root or temp_root()
     now = time.time() if now is None else now
     removed: list[Path] = []
+    log_dirs: list[tuple[float, Path]] = []
     try:
         entries = list(root.iterdir())
     except OSError:
@@ -99,14 +101,24 @@ def sweep(root: Path | None = None, now: float | None = None) -> list[Path]:
                     continue
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
-            elif (path.name.startswith(LOG_DIR_PREFIX) and path.is_dir()
-                  and now - path.stat().st_mtime > KEPT_LOG_DAYS * 86400):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path)
+            elif path.name.startswith(LOG_DIR_PREFIX) and path.is_dir():
+                log_dirs.append((path.stat().st_mtime, path))
             elif (path.name.startswith("lsh-deploy-") and path.name.endswith(".lock")
                   and now - path.stat().st_mtime > STALE_LOCK_SECONDS and _lock_is_free(path)):
                 path.unlink(missing_ok=True)
                 removed.append(path)
         except OSError:
             continue
+    log_dirs.sort(reverse=True)  # newest first
+    for index, (mtime, path) in enumerate(log_dirs):
+        if (index >= KEPT_LOG_MAX or now - mtime > KEPT_LOG_DAYS * 86400) \
+                and not _run_alive(root, path.name.rsplit("-", 1)[-1]):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
     return removed
+
+
+def _run_alive(root: Path, run_id: str) -> bool:
+    """A run still going (its log folder is in use): its owner or one of its processes lives."""
+    return (any(owner_alive(path) for path in root.glob(f"lsh-{run_id}-*"))
+            or bool(processes.pids_of_run(run_id)))

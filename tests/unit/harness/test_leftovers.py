@@ -45,6 +45,22 @@ def test_sweep_removes_dead_runs_and_stale_locks_only(tmp_path):
     assert alive.is_dir() and kept_logs.is_dir() and fresh_lock.exists() and other.is_dir()
 
 
+def test_only_the_newest_kept_log_folders_stay(tmp_path):
+    folders = []
+    for n in range(leftovers.KEPT_LOG_MAX + 3):
+        folder = tmp_path / f"lsh-logs-20261202-0300{n:02d}-0123456789ab"
+        folder.mkdir()
+        stamp = time.time() - 1000 + n
+        os.utime(folder, (stamp, stamp))
+        folders.append(folder)
+    live = tmp_path / "lsh-0123456789ff-live"  # the oldest folder's run is still going
+    live.mkdir()
+    leftovers.write_owner(live)
+    folders[0] = folders[0].rename(tmp_path / "lsh-logs-20261202-030000-0123456789ff")
+    assert set(leftovers.sweep(tmp_path)) == set(folders[1:3])
+    assert folders[0].is_dir() and all(f.is_dir() for f in folders[3:])
+
+
 def test_a_held_lock_is_not_swept(tmp_path):
     import fcntl
 
