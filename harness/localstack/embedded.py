@@ -175,7 +175,7 @@ class EmbeddedBackend(Backend):
         leftovers.write_owner(self.run_dir)
         (self.run_dir / "tmp").mkdir()
         self.log_dir = leftovers.new_log_dir(self.run_id)
-        self._stopping = False
+        self._stopping, self._death = False, None
         env = self.environment(port)
         python = venvs.localstack_venv(self.progress) / "bin" / "python"
         endpoint = f"http://127.0.0.1:{port}"
