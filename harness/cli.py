@@ -232,8 +232,8 @@ class Targets:
         prefix = [r for r in of_type if r["LogicalResourceId"].startswith(what)]
         if len(prefix) == 1:
             return prefix[0]["PhysicalResourceId"]
-        if len(prefix) > 1 or not self.stacks:
-            known = ", ".join(r["LogicalResourceId"] for r in (prefix or of_type)) or "none"
+        if len(prefix) > 1:
+            known = ", ".join(r["LogicalResourceId"] for r in prefix)
             raise HarnessError(f"{what!r} names {len(prefix)} {kind}s of the deployed app; "
                                f"say which: {known}")
         return what  # a name or URL/ARN the app does not own: use it as given

@@ -60,3 +60,14 @@ def test_bad_input_is_one_line_and_exit_code_2(lsh):
     assert code == 2 and "must be a JSON object" in err and "Traceback" not in err
     code, _, err = lsh("send", "upload", "BucketName", "/no/such/file")
     assert code == 2 and "is not a file" in err
+
+
+def test_send_to_a_queue_no_stack_owns_by_its_url(localstack, lsh, create_queue):
+    from harness.cli import Targets
+
+    url, _ = create_queue()
+    assert Targets(localstack, {}).resolve(url, "AWS::SQS::Queue", "queue") == url  # no app
+    code, out, err = lsh("send", "queue", url, "raw")
+    assert code == 0, err
+    assert localstack.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=1)[
+        "Messages"][0]["Body"] == "raw"
