@@ -5,18 +5,25 @@ itself, and the capability modules load on first use):
 
 - :func:`create_backend`, :class:`LocalStack`: get a running LocalStack (embedded, testcontainers
   or external);
-- waits: :func:`eventually` / :func:`eventually_async`, :class:`Policy`, the probes
-  (:func:`wait_for_message`, :func:`wait_for_item`, :func:`wait_for_log_line`,
-  :func:`wait_for_execution` and their ``_async`` twins, :func:`peek_messages`), and the
+- waits: :func:`eventually` / :func:`eventually_async`, :func:`never` / :func:`never_async`,
+  :class:`Policy`, the probes (:func:`wait_for_message`, :func:`wait_for_item`,
+  :func:`wait_for_log_line`, :func:`wait_for_execution` and their ``_async`` twins,
+  :func:`peek_messages`, :class:`StreamProbe` for DynamoDB Streams), and the
   :class:`ChangeFeed` that wakes them;
+- EventBridge: :class:`BusTap` (and :class:`TopicTap` for SNS), :func:`check_pattern` (a pattern
+  against samples, both ways), :class:`BusRoutes` (exactly these targets, no other),
+  :func:`replay_archive` and friends (archive replays);
 - :class:`DeadLetterQueue`; :class:`Fault` and :func:`inject_fault`; :func:`assert_exactly_once`
   and :func:`deliver_duplicates`; :func:`fire` (concurrency); :class:`Tracer` (where an
-  event got stuck); :class:`SnsPublishLog`; :class:`CdkApp` and :func:`deploy_app`;
+  event got stuck); :class:`SnsPublishLog`; :class:`CdkApp` and :func:`deploy_app` (the deployed
+  app's outputs and resource lookups);
 - Step Functions (:mod:`harness.stepfunctions`): :func:`wait_for_path` (an execution's
   :class:`ExecutionPath`: states, attempts, branches, failure), :func:`assert_saga`,
   :func:`time_scale` (virtual time for waits and retries);
-- :mod:`harness.strategies` (Hypothesis; imported on its own, as it needs Hypothesis);
-- the pytest plugin (:mod:`harness.pytest_plugin`) gives the ``localstack`` fixture.
+- :mod:`harness.strategies` and :mod:`harness.stateful` (Hypothesis, the ``[fuzz]`` extra;
+  imported on their own);
+- the pytest plugin (:mod:`harness.pytest_plugin`) gives the ``localstack`` and ``deploy``
+  fixtures (and ``deployed_app``, ``lambda_faults``).
 """
 
 from harness.errors import (EnvironmentBuildError, HarnessError, LocalStackNotReachable,
