@@ -61,6 +61,7 @@ bench: venv docker
 	$(BIN)/python bench/eventually.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/saga.py
+	$(BIN)/python bench/peers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache node_modules
