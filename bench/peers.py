@@ -359,12 +359,18 @@ def plot(rows: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     shown = [r for r in rows if r["ours_over_ministack"] and r["what"] != "burst lost"]
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.barh([r["what"] for r in shown], [r["ours_over_ministack"] for r in shown])
     ax.axvline(1, color="black", linewidth=1)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    for row_index, row in enumerate(shown):
+        ax.annotate(f"{row['ours_over_ministack']}×", (row["ours_over_ministack"], row_index),
+                    xytext=(3, -3), textcoords="offset points", fontsize=8)
     ax.set_xlabel("ours ÷ MiniStack (median; > 1: ours is slower, or for items/s: faster)")
     ax.set_title(f"embedded LocalStack 4.8.1 vs MiniStack {MINISTACK_VERSION}, "
                  f"{machine()['cores']} cores")
