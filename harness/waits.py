@@ -123,6 +123,10 @@ class _Pacer:
             self.tokens -= 1
             self.mark = self.feed.version
 
+    def past_deadline(self, _state: Any) -> bool:
+        """tenacity's ``stop``: the attempt just made was at (or after) the deadline."""
+        return time.monotonic() >= self.deadline
+
     def _refill(self) -> None:
         now = time.monotonic()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
@@ -167,6 +171,9 @@ def _pick_feed(feed: Any) -> ChangeFeed | None:
 def _retrying_kwargs(policy: Policy, feed: ChangeFeed | None, asynchronous: bool) -> dict:
     kwargs = policy.tenacity_kwargs(feed)
     pacer = _Pacer(feed, policy)
+    # stop at the pacer's own deadline (it starts first): once the waits are clipped to nothing,
+    # tenacity's later deadline would otherwise let attempts spin with no pause in between
+    kwargs["stop"] = pacer.past_deadline
     kwargs["before"] = pacer.before
     kwargs["sleep"] = pacer.sleep_async if asynchronous else pacer.sleep
     return kwargs

@@ -352,3 +352,23 @@ def test_call_not_a_change_marks_that_call_only():
         httpd.shutdown()
         httpd.server_close()
     assert seen == ["1", None]
+
+
+def test_no_attempts_spin_between_the_pacer_deadline_and_tenacitys(monkeypatch):
+    """Seen in CI on a loaded machine: the pacer's deadline (set when the wait is built) passed
+    before tenacity's own (counted from the first attempt), the waits were clipped to nothing,
+    and the check ran ~150 times in a row. The wait now stops at the pacer's deadline."""
+    import harness.waits as waits
+
+    made = waits._Pacer.__init__
+
+    def made_late(self, *args, **kwargs):  # time passes before tenacity starts its clock
+        made(self, *args, **kwargs)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(waits._Pacer, "__init__", made_late)
+    stamps, check = _never_true()
+    with pytest.raises(EventuallyTimeout):
+        eventually(check, policy=Policy(timeout=1.0, max_rate=10.0, burst=3),
+                   feed=_FakeFeed(always_changed=True))
+    assert len(stamps) <= 3 + 10 * 1.0 + 1
