@@ -64,6 +64,9 @@ class HarnessConfig:
     image: str | None = None
     #: waiting checks are woken by LocalStack's change feed (``LSH_CHANGE_FEED=0``: poll only)
     change_feed: bool = True
+    #: pytest reuses the LocalStack of a running ``lsh up`` (``LSH_REUSE_UP=1``; off by default:
+    #: on a machine shared by several sessions a pytest run could attach to another's ``lsh up``)
+    reuse_up: bool = False
     #: folder holding the cdk.json of the app the ``cdk_app`` fixture deploys (``LSH_CDK_APP``)
     cdk_app: str | None = None
     #: examples per property-based test of the ``lsh-fuzz`` Hypothesis profile
@@ -110,6 +113,8 @@ class HarnessConfig:
             startup_timeout=_positive(*reversed(pick("startup_timeout", "LSH_STARTUP_TIMEOUT")),
                                       default=60.0),
             image=pick("image", "LSH_IMAGE")[0] or None,
+            reuse_up=given.get("reuse_up",
+                               env.get("LSH_REUSE_UP", "0").strip().lower() not in _OFF),
             change_feed=given.get("change_feed",
                                   env.get("LSH_CHANGE_FEED", "1").strip().lower() not in _OFF),
             cdk_app=pick("cdk_app", "LSH_CDK_APP")[0] or None,

@@ -20,7 +20,9 @@ Fixtures:
 Options: ``--lsh-backend`` (``LSH_BACKEND``; ``embedded`` or ``external``), ``--lsh-endpoint``
 (``LSH_ENDPOINT``/``AWS_ENDPOINT_URL``, for ``external``), ``--lsh-port`` (``LSH_PORT``),
 ``--lsh-startup-timeout`` (``LSH_STARTUP_TIMEOUT``), ``--lsh-parameter [STACK:]NAME=VALUE``
-(CloudFormation parameter values for the apps ``deploy`` deploys; repeatable).
+(CloudFormation parameter values for the apps ``deploy`` deploys; repeatable). ``LSH_REUSE_UP=1``:
+while an ``lsh up`` runs, the session uses its LocalStack instead of starting one (the header
+of the run says so).
 """
 
 from __future__ import annotations
@@ -150,6 +152,51 @@ def harness_config(config: pytest.Config) -> HarnessConfig:
     )
 
 
+#: the state (``up.json``) of the running ``lsh up`` this session reuses, or None
+REUSED_UP = pytest.StashKey["dict | None"]()
+
+
+def running_up() -> dict | None:
+    """The state file of a running ``lsh up`` whose LocalStack answers, else None."""
+    import json
+    import os
+
+    from harness.localstack import venvs
+    from harness.localstack.base import fetch_health
+
+    try:
+        state = json.loads((venvs.cache_root() / "up.json").read_text())
+        os.kill(int(state["pid"]), 0)  # still running
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    endpoint = state.get("endpoint_url")
+    return state if endpoint and fetch_health(endpoint, timeout=1.0) is not None else None
+
+
+def up_to_reuse(config: pytest.Config) -> dict | None:
+    """With ``LSH_REUSE_UP=1`` (embedded backend, no fixed port): the running ``lsh up`` to
+    reuse instead of starting LocalStack; decided once per session."""
+    if REUSED_UP not in config.stash:
+        cfg = harness_config(config)
+        reuse = cfg.reuse_up and cfg.backend == "embedded" and cfg.port is None
+        config.stash[REUSED_UP] = running_up() if reuse else None
+    return config.stash[REUSED_UP]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say at the top of the run when the session reuses a running ``lsh up``."""
+    if getattr(config, "workerinput", None) is not None:
+        return None
+    try:
+        up = up_to_reuse(config)
+    except SettingError:  # reported by the fixture, where it fails the tests
+        return None
+    if not up:
+        return None
+    return (f"lsh: reusing the LocalStack of a running `lsh up` (pid {up['pid']}) at "
+            f"{up['endpoint_url']}; LSH_REUSE_UP=0 starts a fresh one")
+
+
 @pytest.fixture(scope="session")
 def localstack_settings() -> dict[str, str]:
     """Extra LocalStack settings for the embedded backend. Override to change them."""
@@ -165,6 +212,11 @@ def localstack_backend(pytestconfig: pytest.Config, request: pytest.FixtureReque
         yield backend
         return
     cfg = harness_config(pytestconfig)
+    up = None if localstack_settings else up_to_reuse(pytestconfig)
+    if up:  # a running `lsh up` (LSH_REUSE_UP=1): no start; it stays up after the session
+        yield create_backend("external", endpoint_url=up["endpoint_url"],
+                             region=up.get("region"))
+        return
     options = cfg.backend_options()
     if cfg.backend == "embedded" and localstack_settings:
         options["settings"] = localstack_settings
