@@ -144,3 +144,15 @@ def test_a_wake_ends_one_sleep_and_is_not_lost_while_the_worker_is_busy():
     assert ended.is_set() and event.is_set() and event.wait(0) is True
     event.clear()
     assert event.wait(0) is False and event.wakes == 1
+
+
+def test_a_wake_right_after_a_poll_waits_for_the_minimum_gap():
+    """Under a burst of sends the poller still receives at most once per ``min_gap``."""
+    import time
+
+    event = load_plugin_module().WakeableEvent(min_gap=0.3)
+    event.wait(0)  # a poll has just ended
+    event.wake()
+    started = time.monotonic()
+    assert event.wait(600) is False and event.wakes == 1
+    assert time.monotonic() - started >= 0.29  # not before the gap (float rounding aside)
