@@ -29,6 +29,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, Node
 
+from infra.common.stacks import add_outputs, standalone_synthesizer, tuning_from_context
 from infra.common.layer import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
 
 STACK_NAME = "LshLedger"
@@ -57,11 +58,7 @@ class LedgerTuning:
 
     @classmethod
     def from_context(cls, node: Node) -> "LedgerTuning":
-        def get(name: str) -> int:
-            value = node.try_get_context(name)
-            return int(value) if value is not None else getattr(cls, name)
-
-        return cls(*(get(name) for name in cls.__dataclass_fields__))
+        return tuning_from_context(cls, node)
 
 
 class LedgerStack(cdk.Stack):
@@ -173,7 +170,7 @@ class LedgerStack(cdk.Stack):
               projection_dlq.metric_approximate_number_of_messages_visible(period=period),
               "Events the projection gave up on are waiting in the DLQ")
 
-        for name, value in {
+        add_outputs(self, {
             "CommandHandlerFunction": command.function_name,
             "QueryHandlerFunction": query.function_name,
             "ProjectionHandlerFunction": projection.function_name,
@@ -183,14 +180,13 @@ class LedgerStack(cdk.Stack):
             # beyond the seed's outputs: handy for tests and debugging
             "EventStoreStreamArn": event_store.table_stream_arn,
             "RebuildRuleName": rebuild.rule_name, "EventSource": EVENT_SOURCE,
-        }.items():
-            cdk.CfnOutput(self, name, value=value)
+        })
 
 
 def add_to(app: cdk.App, stack_name: str = STACK_NAME) -> LedgerStack:
     """Add the ledger's stack to a CDK app (see :mod:`infra.app`)."""
     return LedgerStack(
         app, stack_name,
-        synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
+        synthesizer=standalone_synthesizer(),
         description="Event-sourced bank accounts: commands -> DynamoDB event store -> stream -> "
                     "read model; EventBridge bus with archive and replay")

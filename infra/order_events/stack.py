@@ -27,6 +27,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, Node
 
+from infra.common.stacks import add_outputs, standalone_synthesizer, tuning_from_context
 from infra.common.layer import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
 
 STACK_NAME = "LshOrderEvents"
@@ -52,8 +53,7 @@ class OrderEventsTuning:
 
     @classmethod
     def from_context(cls, node: Node) -> "OrderEventsTuning":
-        value = node.try_get_context("processor_retry_attempts")
-        return cls(int(value) if value is not None else cls.processor_retry_attempts)
+        return tuning_from_context(cls, node)
 
 
 class OrderEventsStack(cdk.Stack):
@@ -113,7 +113,7 @@ class OrderEventsStack(cdk.Stack):
         # an event EventBridge cannot hand to the processor ends in the same queue
         rule.add_target(targets.LambdaFunction(processor, dead_letter_queue=dead_letters))
 
-        for name, value in {
+        add_outputs(self, {
             "EventPublisherFunctionName": publisher.function_name,
             "OrderProcessorFunctionName": processor.function_name,
             "EventsTableName": table.table_name,
@@ -122,14 +122,13 @@ class OrderEventsStack(cdk.Stack):
             "OrderEventBusName": bus.event_bus_name,
             "OrderPlacedRuleName": rule.rule_name,
             "ProcessorDlqUrl": dead_letters.queue_url,
-        }.items():
-            cdk.CfnOutput(self, name, value=value)
+        })
 
 
 def add_to(app: cdk.App, stack_name: str = STACK_NAME) -> OrderEventsStack:
     """Add the order-events stack to a CDK app (see :mod:`infra.app`)."""
     return OrderEventsStack(
         app, stack_name,
-        synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
+        synthesizer=standalone_synthesizer(),
         description="Order events: publisher Lambda -> EventBridge rule -> processor Lambda -> "
                     "DynamoDB (GSI by event type and time)")

@@ -44,6 +44,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, Node
 
+from infra.common.stacks import add_outputs, standalone_synthesizer, tuning_from_context
 from infra.common.layer import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
 
 STACK_NAME = "LshOrderRouting"
@@ -81,13 +82,7 @@ class RoutingTuning:
 
     @classmethod
     def from_context(cls, node: Node) -> "RoutingTuning":
-        def get(name: str, default: int) -> int:
-            value = node.try_get_context(name)
-            return int(value) if value is not None else default
-
-        return cls(get("retry_delay_seconds", cls.retry_delay_seconds),
-                   get("function_timeout_seconds", cls.function_timeout_seconds),
-                   get("async_retry_attempts", cls.async_retry_attempts))
+        return tuning_from_context(cls, node)
 
     @property
     def function_timeout(self) -> int:
@@ -223,7 +218,7 @@ class OrderRoutingStack(cdk.Stack):
                                                           detail_type=list(detail_types)),
                         targets=[target])
 
-        for name, value in {
+        add_outputs(self, {
             "EventBusName": bus.event_bus_name,
             "OrderProcessorFunctionName": order_fn.function_name,
             "InventoryProcessorFunctionName": inventory_fn.function_name,
@@ -237,14 +232,13 @@ class OrderRoutingStack(cdk.Stack):
             # beyond the seed's contract: where failed deliveries and invocations are kept
             "EventTargetDlqUrl": target_dlq.queue_url,
             "AsyncFailureQueueUrl": async_failures.queue_url,
-        }.items():
-            cdk.CfnOutput(self, name, value=value)
+        })
 
 
 def add_to(app: cdk.App, stack_name: str = STACK_NAME) -> OrderRoutingStack:
     """Add the order-routing stack to a CDK app (see :mod:`infra.app`)."""
     return OrderRoutingStack(
         app, stack_name,
-        synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
+        synthesizer=standalone_synthesizer(),
         description="Order routing: EventBridge bus -> order/inventory/notification processors "
                     "and a Step Functions workflow")

@@ -37,6 +37,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, Node
 
+from infra.common.stacks import add_outputs, standalone_synthesizer, tuning_from_context
 from infra.common.layer import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
 
 STACK_NAME = "LshOrderSaga"
@@ -64,13 +65,7 @@ class SagaTuning:
 
     @classmethod
     def from_context(cls, node: Node) -> "SagaTuning":
-        def get(name: str, kind: type):
-            value = node.try_get_context(name)
-            return getattr(cls, name) if value is None else kind(value)
-
-        return cls(get("payment_success_rate", str), get("inventory_availability_rate", str),
-                   get("function_timeout_seconds", int), get("retry_interval_seconds", int),
-                   get("retry_backoff_rate", float), get("retry_max_attempts", int))
+        return tuning_from_context(cls, node)
 
 
 class OrderSagaStack(cdk.Stack):
@@ -127,15 +122,14 @@ class OrderSagaStack(cdk.Stack):
                         machine, input=events.RuleTargetInput.from_event_path("$.detail"))])
 
         self._dashboard([order_fn, payment_fn, inventory_fn, notification_fn], machine)
-        for name, value in {
-                "OrderServiceName": order_fn.function_name,
-                "PaymentServiceName": payment_fn.function_name,
-                "InventoryServiceName": inventory_fn.function_name,
-                "NotificationServiceName": notification_fn.function_name,
-                "StateMachineArn": machine.state_machine_arn,
-                "OrdersTableName": table.table_name,
-                "EventBusName": bus.event_bus_name}.items():
-            cdk.CfnOutput(self, name, value=value)
+        add_outputs(self, {
+            "OrderServiceName": order_fn.function_name,
+            "PaymentServiceName": payment_fn.function_name,
+            "InventoryServiceName": inventory_fn.function_name,
+            "NotificationServiceName": notification_fn.function_name,
+            "StateMachineArn": machine.state_machine_arn,
+            "OrdersTableName": table.table_name,
+            "EventBusName": bus.event_bus_name})
 
     def _state_machine(self, tuning: SagaTuning, table: ddb.Table, payment_fn: lambda_.Function,
                        inventory_fn: lambda_.Function,
@@ -250,5 +244,4 @@ class OrderSagaStack(cdk.Stack):
 
 def add_to(app: cdk.App) -> cdk.Stack:
     """Add the order saga's stack to ``app`` (infra/app.py's ``APPS``)."""
-    return OrderSagaStack(app, STACK_NAME, synthesizer=cdk.DefaultStackSynthesizer(
-        generate_bootstrap_version_rule=False))
+    return OrderSagaStack(app, STACK_NAME, synthesizer=standalone_synthesizer())

@@ -33,6 +33,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, Node
 
+from infra.common.stacks import add_outputs, standalone_synthesizer, tuning_from_context
 from infra.common.layer import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
 
 STACK_NAME = "LshPipeline"
@@ -64,13 +65,7 @@ class PipelineTuning:
 
     @classmethod
     def from_context(cls, node: Node) -> "PipelineTuning":
-        def get(name: str, default: int) -> int:
-            value = node.try_get_context(name)
-            return int(value) if value is not None else default
-
-        return cls(get("retry_delay_seconds", cls.retry_delay_seconds),
-                   get("function_timeout_seconds", cls.function_timeout_seconds),
-                   get("event_ttl_days", cls.event_ttl_days))
+        return tuning_from_context(cls, node)
 
     @property
     def function_timeout(self) -> int:
@@ -178,7 +173,7 @@ class PipelineStack(cdk.Stack):
                     event_pattern=events.EventPattern(source=[BUS_SOURCE]),
                     targets=[targets.SnsTopic(topic)])
 
-        for name, value in {
+        add_outputs(self, {
             "BucketName": bucket.bucket_name, "TopicArn": topic.topic_arn,
             "IngestQueueUrl": ingest_queue.queue_url, "IngestDlqUrl": ingest_dlq.queue_url,
             "EventsTableName": table.table_name,
@@ -191,16 +186,12 @@ class PipelineStack(cdk.Stack):
             "ProcessorFunctionName": processor.function_name,
             "ConfirmationSenderFunctionName": confirmer.function_name,
             "ApiHandlerFunctionName": api_handler.function_name,
-        }.items():
-            cdk.CfnOutput(self, name, value=value)
+        })
 
 
 def add_to(app: cdk.App, stack_name: str = STACK_NAME) -> PipelineStack:
     """Add the upload pipeline's stack to a CDK app (see :mod:`infra.app`)."""
     return PipelineStack(
-        app, stack_name,
-        # no BootstrapVersion parameter/rule: the template deploys through the CDK CLI and
-        # through plain CloudFormation alike (updates keep no stale parameters)
-        synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
+        app, stack_name, synthesizer=standalone_synthesizer(),
         description="Event pipeline: S3/API/EventBridge -> SNS -> SQS -> Lambda -> DynamoDB -> "
                     "confirmation -> notifications")
