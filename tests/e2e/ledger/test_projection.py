@@ -71,7 +71,8 @@ def test_a_replay_rebuilds_an_emptied_read_model_and_a_second_one_changes_nothin
     first = replay_archive(ledger.events, stack.outputs["EventArchive"],
                            stack.outputs["EventBusName"], since=since, timeout=60)
     assert first.state == "COMPLETED"
-    eventually(lambda: read_model_views(ledger) == expected, timeout=90,
+    # 150 s: room for an asynchronous invocation LocalStack holds back (timeout 30 + 60 s)
+    eventually(lambda: read_model_views(ledger) == expected, timeout=150,
                description="the read model rebuilt from the replay",
                diagnose=lambda: f"{len(read_model_views(ledger))} of {len(expected)} accounts")
 
@@ -87,5 +88,5 @@ def test_a_replay_rebuilds_an_emptied_read_model_and_a_second_one_changes_nothin
         assert seen >= events_count, f"{seen} of {events_count} replayed events projected"
         return seen
 
-    eventually(second_replay_projected, timeout=90, description="the second replay projected")
+    eventually(second_replay_projected, timeout=150, description="the second replay projected")
     assert read_model_views(ledger) == expected
