@@ -151,6 +151,7 @@ class MiniStack(Emulator):
             self.process.kill()
             self.process.wait()
         self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)  # a MiniStack that ran its course: nothing to read
 
     def pid(self) -> int:
         return self.process.pid

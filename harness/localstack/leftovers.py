@@ -112,13 +112,13 @@ def sweep(root: Path | None = None, now: float | None = None) -> list[Path]:
     log_dirs.sort(reverse=True)  # newest first
     for index, (mtime, path) in enumerate(log_dirs):
         if (index >= KEPT_LOG_MAX or now - mtime > KEPT_LOG_DAYS * 86400) \
-                and not _run_alive(root, path.name.rsplit("-", 1)[-1]):
+                and not run_alive(root, path.name.rsplit("-", 1)[-1]):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
 
 
-def _run_alive(root: Path, run_id: str) -> bool:
+def run_alive(root: Path, run_id: str) -> bool:
     """A run still going (its log folder is in use): its owner or one of its processes lives."""
     return (any(owner_alive(path) for path in root.glob(f"lsh-{run_id}-*"))
             or bool(processes.pids_of_run(run_id)))
