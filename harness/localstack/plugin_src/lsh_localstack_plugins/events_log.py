@@ -184,31 +184,9 @@ def _hook(log: EventLog) -> None:
 
 
 def make_resource(log: EventLog) -> Any:
-    from localstack.http import Request, Response, route
+    from lsh_localstack_plugins.log_route import log_resource
 
-    def json_response(doc: Any, status: int = 200) -> Response:
-        return Response(json.dumps(doc, default=str), status=status, mimetype="application/json")
-
-    class EventLogResource:
-        @route(ROUTE, methods=["GET"])
-        def on_get(self, request: Request) -> Response:
-            args = request.args
-            try:
-                since = int(args["since"]) if args.get("since") else None
-                limit = int(args.get("limit") or DEFAULT_LIMIT)
-            except ValueError:
-                return json_response({"error": "since and limit must be integers"}, 400)
-            return json_response(log.query(
-                event_id=args.get("event_id") or None, bus=args.get("bus") or None,
-                contains=[c for c in args.getlist("contains") if c] or None, since=since,
-                limit=max(0, limit)))
-
-        @route(ROUTE, methods=["DELETE"])
-        def on_delete(self, request: Request) -> Response:
-            log.clear()
-            return Response("", status=204)
-
-    return EventLogResource()
+    return log_resource(ROUTE, log, ("event_id", "bus"), DEFAULT_LIMIT)
 
 
 EVENTS: EventLog | None = None

@@ -206,32 +206,9 @@ def _hook_publisher(log: PublishLog) -> None:
 
 def make_resource(log: PublishLog) -> Any:
     """The internal HTTP route, on LocalStack's edge ``ROUTER`` as SNS's ``/_aws/sns/...`` are."""
-    from localstack.http import Request, Response, route
+    from lsh_localstack_plugins.log_route import log_resource
 
-    def json_response(doc: Any, status: int = 200) -> Response:
-        return Response(json.dumps(doc), status=status, mimetype="application/json")
-
-    class PublishLogResource:
-        @route(ROUTE, methods=["GET"])
-        def on_get(self, request: Request) -> Response:
-            args = request.args
-            try:
-                since = int(args["since"]) if args.get("since") else None
-                limit = int(args.get("limit") or DEFAULT_LIMIT)
-            except ValueError:
-                return json_response({"error": "since and limit must be integers"}, 400)
-            return json_response(log.query(
-                topic_arn=args.get("topic_arn") or None,
-                message_id=args.get("message_id") or None,
-                contains=[c for c in args.getlist("contains") if c] or None,
-                since=since, limit=max(0, limit)))
-
-        @route(ROUTE, methods=["DELETE"])
-        def on_delete(self, request: Request) -> Response:
-            log.clear()
-            return Response("", status=204)
-
-    return PublishLogResource()
+    return log_resource(ROUTE, log, ("topic_arn", "message_id"), DEFAULT_LIMIT)
 
 
 def install() -> PublishLog | None:
