@@ -32,6 +32,7 @@ from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from botocore.exceptions import ClientError, ParamValidationError
 
+from harness import up_state
 from harness.localstack import ExternalBackend, LocalStack, create_backend, processes, venvs
 from harness.localstack.embedded import INTERRUPT_GRACE_SECONDS, EmbeddedBackend
 
@@ -40,7 +41,7 @@ DEFAULT_UP_PORT = 4566
 
 def state_file():
     """Where ``lsh up`` records its endpoint and stacks, for other ``lsh`` commands and shells."""
-    return venvs.cache_root() / "up.json"
+    return up_state.state_path()
 
 
 def _backend_from_args(args: argparse.Namespace, default_port: int | None = None):
@@ -161,7 +162,10 @@ def _serve(backend, app, stop: threading.Event) -> int:
         state_file().parent.mkdir(parents=True, exist_ok=True)
         state_file().write_text(json.dumps({
             "endpoint_url": localstack.endpoint_url, "region": localstack.region,
-            "app": str(app.app_dir) if app else None, "stacks": stacks, "pid": os.getpid()}))
+            "app": str(app.app_dir) if app else None, "stacks": stacks, "pid": os.getpid(),
+            # what it runs with: a pytest session reuses this LocalStack only if the same
+            "launch": up_state.launch_signature(
+                localstack.backend, getattr(backend, "settings", None), localstack.region)}))
         print("Send into it from another shell with `lsh send queue|topic|bus|api|upload|invoke "
               "TARGET WHAT`, follow an event with `lsh trace ID`. Press Ctrl-C to stop.",
               flush=True)

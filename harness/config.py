@@ -17,6 +17,12 @@ from harness.errors import SettingError
 
 BACKEND_NAMES = ("embedded", "external", "testcontainers")
 _OFF = ("0", "false", "no", "off")
+#: the ``LSH_*`` variables read by the harness's own process (here and by the CDK apps' build),
+#: not by LocalStack's plugins: they do not change what a LocalStack runs with
+HARNESS_VARS = frozenset({
+    "LSH_BACKEND", "LSH_ENDPOINT", "LSH_PORT", "LSH_STARTUP_TIMEOUT", "LSH_IMAGE", "LSH_REUSE_UP",
+    "LSH_CHANGE_FEED", "LSH_CDK_APP", "LSH_FUZZ_EXAMPLES", "LSH_STATEFUL_STEPS", "LSH_CACHE_DIR",
+    "LSH_PYTHON", "LSH_DEBIAN_MIRROR", "LSH_LAYER_BUILD_DIR"})
 
 
 def _port(name: str, raw: str | int | None) -> int | None:
@@ -64,9 +70,9 @@ class HarnessConfig:
     image: str | None = None
     #: waiting checks are woken by LocalStack's change feed (``LSH_CHANGE_FEED=0``: poll only)
     change_feed: bool = True
-    #: pytest reuses the LocalStack of a running ``lsh up`` (``LSH_REUSE_UP=1``; off by default:
-    #: on a machine shared by several sessions a pytest run could attach to another's ``lsh up``)
-    reuse_up: bool = False
+    #: pytest reuses the LocalStack of a running ``lsh up`` that runs what the session would start
+    #: (``harness.up_state``); ``LSH_REUSE_UP=0`` or ``--lsh-fresh``: always start a fresh one
+    reuse_up: bool = True
     #: folder holding the cdk.json of the app the ``cdk_app`` fixture deploys (``LSH_CDK_APP``)
     cdk_app: str | None = None
     #: examples per property-based test of the ``lsh-fuzz`` Hypothesis profile
@@ -114,7 +120,7 @@ class HarnessConfig:
                                       default=60.0),
             image=pick("image", "LSH_IMAGE")[0] or None,
             reuse_up=given.get("reuse_up",
-                               env.get("LSH_REUSE_UP", "0").strip().lower() not in _OFF),
+                               env.get("LSH_REUSE_UP", "1").strip().lower() not in _OFF),
             change_feed=given.get("change_feed",
                                   env.get("LSH_CHANGE_FEED", "1").strip().lower() not in _OFF),
             cdk_app=pick("cdk_app", "LSH_CDK_APP")[0] or None,

@@ -20,9 +20,11 @@ Fixtures:
 Options: ``--lsh-backend`` (``LSH_BACKEND``; ``embedded`` or ``external``), ``--lsh-endpoint``
 (``LSH_ENDPOINT``/``AWS_ENDPOINT_URL``, for ``external``), ``--lsh-port`` (``LSH_PORT``),
 ``--lsh-startup-timeout`` (``LSH_STARTUP_TIMEOUT``), ``--lsh-parameter [STACK:]NAME=VALUE``
-(CloudFormation parameter values for the apps ``deploy`` deploys; repeatable). ``LSH_REUSE_UP=1``:
-while an ``lsh up`` runs, the session uses its LocalStack instead of starting one (the header
-of the run says so).
+(CloudFormation parameter values for the apps ``deploy`` deploys; repeatable). While an
+``lsh up`` runs what the session would start (:mod:`harness.up_state`), the session uses its
+LocalStack instead of starting one; the run's header says which it used and
+``localstack.reused_up`` is that up's pid (else None). ``--lsh-fresh`` / ``LSH_REUSE_UP=0``:
+always a fresh LocalStack.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lsh-port", type=int, default=None,
                     help="loopback port for the embedded LocalStack (default: a free one) "
                          "[env LSH_PORT]")
+    group.addoption("--lsh-fresh", action="store_true", default=False,
+                    help="start a fresh LocalStack even while an `lsh up` runs (by default the "
+                         "session reuses a running `lsh up` that runs what it would start) "
+                         "[env LSH_REUSE_UP=0]")
     group.addoption("--lsh-startup-timeout", type=float, default=None,
                     help="seconds to wait for LocalStack to be ready (default 60) "
                          "[env LSH_STARTUP_TIMEOUT]")
@@ -91,7 +97,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
         raise pytest.UsageError(str(missing_extra("hypothesis", "fuzz", "--lsh-fuzz-examples")))
     if _is_xdist_controller(config):
-        if cfg.backend == "embedded":
+        up = up_to_reuse(config)
+        if up:  # pytest-xdist: the workers share the running `lsh up`'s LocalStack
+            config._lsh_shared_endpoint = up["endpoint_url"]  # type: ignore[attr-defined]
+        elif cfg.backend == "embedded":
             # pytest-xdist: one LocalStack for all workers, owned (and stopped) by the controller
             backend = create_backend(cfg.backend, **cfg.backend_options())
             config._lsh_shared_backend = backend  # type: ignore[attr-defined]
@@ -133,6 +142,8 @@ def pytest_configure_node(node) -> None:
     endpoint = getattr(node.config, "_lsh_shared_endpoint", None)
     if endpoint:
         node.workerinput["lsh_shared_endpoint"] = endpoint
+        up = up_to_reuse(node.config)
+        node.workerinput["lsh_reused_up"] = up["pid"] if up else None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -149,52 +160,57 @@ def harness_config(config: pytest.Config) -> HarnessConfig:
         startup_timeout=config.getoption("lsh_startup_timeout"),
         fuzz_examples=config.getoption("lsh_fuzz_examples"),
         cdk_app=config.getoption("lsh_cdk_app"),
+        reuse_up=False if config.getoption("lsh_fresh") else None,
     )
 
 
-#: the state (``up.json``) of the running ``lsh up`` this session reuses, or None
-REUSED_UP = pytest.StashKey["dict | None"]()
+#: the running ``lsh up`` this session reuses (its ``up.json``) or None, and the header line
+REUSE = pytest.StashKey["tuple[dict | None, str | None]"]()
 
 
-def running_up() -> dict | None:
-    """The state file of a running ``lsh up`` whose LocalStack answers, else None."""
-    import json
-    import os
+def _reuse_decision(config: pytest.Config) -> tuple[dict | None, str | None]:
+    """Whether to reuse a running ``lsh up``, and the line that says what was chosen and why
+    (None when no ``lsh up`` runs). Decided once per session."""
+    if REUSE in config.stash:
+        return config.stash[REUSE]
+    from harness import up_state
 
-    from harness.localstack import venvs
-    from harness.localstack.base import fetch_health
-
-    try:
-        state = json.loads((venvs.cache_root() / "up.json").read_text())
-        os.kill(int(state["pid"]), 0)  # still running
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    endpoint = state.get("endpoint_url")
-    return state if endpoint and fetch_health(endpoint, timeout=1.0) is not None else None
+    cfg = harness_config(config)
+    up = up_state.running() if cfg.backend == "embedded" else None
+    if up is None:
+        decision: tuple[dict | None, str | None] = (None, None)
+    else:
+        found = f"the running `lsh up` (pid {up['pid']}) at {up['endpoint_url']}"
+        if not cfg.reuse_up:
+            why = "--lsh-fresh" if config.getoption("lsh_fresh") else "LSH_REUSE_UP=0"
+        elif cfg.port is not None:
+            why = f"--lsh-port / LSH_PORT {cfg.port} asks for a LocalStack of its own"
+        else:
+            why = up_state.why_not_reusable(up, up_state.launch_signature("embedded"))
+        if why is None:
+            decision = (up, f"lsh: reusing the LocalStack of {found}: no start "
+                            "(--lsh-fresh or LSH_REUSE_UP=0 starts a fresh one)")
+        else:
+            decision = (None, f"lsh: starting a fresh LocalStack, not reusing {found}: {why}")
+    config.stash[REUSE] = decision
+    return decision
 
 
 def up_to_reuse(config: pytest.Config) -> dict | None:
-    """With ``LSH_REUSE_UP=1`` (embedded backend, no fixed port): the running ``lsh up`` to
-    reuse instead of starting LocalStack; decided once per session."""
-    if REUSED_UP not in config.stash:
-        cfg = harness_config(config)
-        reuse = cfg.reuse_up and cfg.backend == "embedded" and cfg.port is None
-        config.stash[REUSED_UP] = running_up() if reuse else None
-    return config.stash[REUSED_UP]
+    """The running ``lsh up`` (its ``up.json`` state) whose LocalStack this session uses instead
+    of starting one: by default, when it runs what the session would start (same backend,
+    venvs, plugin source and LocalStack settings; no ``--lsh-port``), else None."""
+    return _reuse_decision(config)[0]
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    """Say at the top of the run when the session reuses a running ``lsh up``."""
+    """Say at the top of the run whether the session reuses a running ``lsh up``, or why not."""
     if getattr(config, "workerinput", None) is not None:
         return None
     try:
-        up = up_to_reuse(config)
+        return _reuse_decision(config)[1]
     except SettingError:  # reported by the fixture, where it fails the tests
         return None
-    if not up:
-        return None
-    return (f"lsh: reusing the LocalStack of a running `lsh up` (pid {up['pid']}) at "
-            f"{up['endpoint_url']}; LSH_REUSE_UP=0 starts a fresh one")
 
 
 @pytest.fixture(scope="session")
@@ -212,8 +228,15 @@ def localstack_backend(pytestconfig: pytest.Config, request: pytest.FixtureReque
         yield backend
         return
     cfg = harness_config(pytestconfig)
-    up = None if localstack_settings else up_to_reuse(pytestconfig)
-    if up:  # a running `lsh up` (LSH_REUSE_UP=1): no start; it stays up after the session
+    up = up_to_reuse(pytestconfig)
+    if up and localstack_settings:
+        from harness._progress import print_progress
+
+        print_progress(f"not reusing the running `lsh up` (pid {up['pid']}) after all: this "
+                       "session overrides localstack_settings; starting a fresh LocalStack")
+        pytestconfig.stash[REUSE] = (None, None)
+        up = None
+    if up:  # a running `lsh up`: no start; it stays up after the session
         yield create_backend("external", endpoint_url=up["endpoint_url"],
                              region=up.get("region"))
         return
@@ -266,8 +289,17 @@ def localstack(pytestconfig: pytest.Config, localstack_backend: Backend) -> Iter
 
     While it runs, its change feed (:mod:`harness.changes`) is the active one, so every
     ``eventually`` wait re-runs its check as soon as LocalStack changes something; set
-    ``LSH_CHANGE_FEED=0`` to poll only."""
+    ``LSH_CHANGE_FEED=0`` to poll only.
+
+    ``localstack.reused_up``: the pid of the running ``lsh up`` whose LocalStack this is, or None
+    when the session started its own (or shares its xdist controller's)."""
     handle = localstack_backend.start()
+    worker = getattr(pytestconfig, "workerinput", None)
+    if worker is not None:  # an xdist worker: what its controller chose
+        handle.reused_up = worker.get("lsh_reused_up")  # type: ignore[attr-defined]
+    else:
+        up = up_to_reuse(pytestconfig)
+        handle.reused_up = up["pid"] if up else None  # type: ignore[attr-defined]
     with liveness.watching(handle):  # a waiting check fails at once if LocalStack dies
         if not harness_config(pytestconfig).change_feed:
             yield handle

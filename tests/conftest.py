@@ -7,13 +7,30 @@ leaves nothing behind; a failing test keeps them for reading."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from harness.localstack import leftovers
 
 _FAILED = pytest.StashKey[bool]()
+_E2E = Path(__file__).resolve().parent / "e2e"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """A session of this suite reuses a running ``lsh up`` only when it runs e2e tests alone (the
+    developer loop: ``pytest tests/e2e/<app> -k ...``). Any other (``make test``, integration
+    tests that stop, kill or re-configure LocalStack, and the sessions they start) starts its own
+    LocalStack, unless LSH_REUSE_UP is set."""
+    if "LSH_REUSE_UP" in os.environ:
+        return
+    chosen = [Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
+              for arg in config.args]
+    if not chosen or not all(path == _E2E or _E2E in path.parents for path in chosen):
+        os.environ["LSH_REUSE_UP"] = "0"
 
 
 def _log_dirs() -> set:
