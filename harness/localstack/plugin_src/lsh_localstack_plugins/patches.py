@@ -423,7 +423,7 @@ def apply_all() -> None:
     from lsh_localstack_plugins import inline_code
 
     inline_code.apply()  # inline Lambda code (CDK's notifications handler) without `zip`
-    from lsh_localstack_plugins import esm_push; esm_push.apply()  # SQS event sources woken on send
+    from lsh_localstack_plugins import esm_push; esm_push.apply()  # SQS and DynamoDB Streams event sources woken on write
     # fast_moto_item_copies() is applied by our moto DynamoDB provider when it loads (moto's
     # import is not worth paying at start-up when no table is used), and so is
     # cache_moto_method_names()
