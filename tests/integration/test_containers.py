@@ -280,9 +280,14 @@ def test_a_killed_test_process_leaves_no_container(docker, built_image, tmp_path
                description=f"the container of run {run_id} is gone after {sig.name}")
 
 
-def test_lsh_up_on_this_backend_serves_and_ctrl_c_removes_the_container(docker, built_image):
+def test_lsh_up_on_this_backend_serves_and_ctrl_c_removes_the_container(docker, built_image,
+                                                                         tmp_path):
+    from harness import up_state
+
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # a cache folder of its own (the image linked in): no other session finds this up's up.json
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "LSH_CACHE_DIR": str(up_state.private_cache(tmp_path / "cache"))}
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--backend",
                              "testcontainers", "--port", str(port), "--no-deploy"], cwd=REPO,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -4,6 +4,7 @@ honours LSH_PORT; a bad setting is one line, exit 2."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import up_state
 from harness.localstack import processes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,11 +80,14 @@ class Up:
 
 
 @pytest.fixture
-def up():
+def up(tmp_path):
+    # a cache folder of their own: no other pytest session on the machine finds these ups (and
+    # reuses a LocalStack these tests are about to stop or kill)
+    cache = up_state.private_cache(tmp_path / "cache")
     started: list[Up] = []
 
-    def start(*args: str, **kwargs) -> Up:
-        started.append(Up(*args, **kwargs))
+    def start(*args: str, env: dict[str, str] | None = None) -> Up:
+        started.append(Up(*args, env={"LSH_CACHE_DIR": str(cache), **(env or {})}))
         return started[-1]
 
     yield start
@@ -109,13 +114,19 @@ def test_a_signal_before_it_serves_stops_it_within_2_s(up, sig, when):
     assert str(run.log_dir) in output, "and names it"
 
 
-def test_sigterm_while_serving_stops_within_2_s_and_leaves_nothing(up):
+def test_sigterm_while_serving_stops_within_2_s_and_leaves_nothing(up, tmp_path):
     run = up("--no-deploy")
     run.read_until("Press Ctrl-C to stop")
     assert f"http://127.0.0.1:{run.port}" in "".join(run.lines), "LSH_PORT is honoured"
+    state = json.loads((tmp_path / "cache" / "up.json").read_text())  # in its own cache folder
+    assert state["pid"] == run.proc.pid and state["endpoint_url"].endswith(f":{run.port}")
+    wanted = up_state.launch_signature("embedded")  # what a pytest session compares before reuse
+    assert (state["launch"]["backend"], state["launch"]["settings"]) == (
+        wanted["backend"], wanted["settings"])
     code, took, output = run.stop_with(signal.SIGTERM)
     assert code == 128 + signal.SIGTERM and took < 2.0, (code, took, output)
     run.leaves_nothing()
+    assert not (tmp_path / "cache" / "up.json").exists()
     assert not run.log_dir.exists(), "a clean stop leaves no log"
 
 
