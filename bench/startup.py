@@ -8,6 +8,11 @@ Run with ``make bench`` (or ``.venv/bin/python bench/startup.py``); writes
 - warm invoke: 200 sequential invokes of the same function, p50/p99;
 - SQS → Lambda: the time from ``SendMessage`` returning to the handler starting, read from the
   handler's own clock (host processes share it), over 50 messages one at a time;
+- DynamoDB Streams → Lambda: the same from ``PutItem`` returning, over 50 writes one at a time;
+- ``--push-compare N`` runs only the push comparison (``bench/results/push.json``): N alternating
+  rounds, each setting on a fresh LocalStack (LSH_ESM_PUSH off/on, empty-poll backoff 0.1/1 s):
+  CPU of LocalStack's process tree while 3 SQS and 3 stream mappings sit idle, then SQS → Lambda
+  and Streams → Lambda p50;
 - backends side by side (``--no-containers`` leaves this out): embedded vs testcontainers (image
   already built), cold start to ready and cold start to the reference pipeline deployed (synthesis
   cached, so both measure LocalStack plus the CloudFormation deploy), 3 runs each; and the image
@@ -113,6 +118,124 @@ def sqs_to_lambda(localstack, n: int) -> list[float]:
     return latencies
 
 
+STREAM_STAMP = '''
+import os, time, boto3
+ddb = boto3.client("dynamodb")
+def handler(event, context):
+    started = time.time()
+    for record in event["Records"]:
+        ddb.put_item(TableName=os.environ["TABLE"], Item={
+            "id": record["dynamodb"]["Keys"]["id"], "started": {"N": repr(started)}})
+'''
+
+
+def _table(ddb, name: str, stream: bool = False) -> str | None:
+    """Create a table keyed by ``id``; its stream ARN when ``stream``."""
+    extra = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}}
+    description = ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        **(extra if stream else {}))["TableDescription"]
+    return description.get("LatestStreamArn")
+
+
+def stream_to_lambda(localstack, n: int) -> list[float]:
+    """Seconds from ``PutItem`` returning to the stream handler starting (its own clock)."""
+    lam, ddb = localstack.client("lambda"), localstack.client("dynamodb")
+    suffix = uuid.uuid4().hex[:6]
+    stamps, source = f"bench-stamps-{suffix}", f"bench-source-{suffix}"
+    _table(ddb, stamps)
+    stream_arn = _table(ddb, source, stream=True)
+    name = f"stream-{suffix}"
+    create(lam, name, STREAM_STAMP, {"TABLE": stamps})
+    uuid_ = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=stream_arn,
+                                            StartingPosition="TRIM_HORIZON", BatchSize=1)["UUID"]
+    eventually(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] == "Enabled",
+               timeout=30, description="the stream mapping is enabled")
+    latencies = []
+    for i in range(n + 1):
+        key = f"r{i}"
+        ddb.put_item(TableName=source, Item={"id": {"S": key}})
+        written = time.time()
+
+        def started():
+            item = ddb.get_item(TableName=stamps, Key={"id": {"S": key}}).get("Item")
+            return item and float(item["started"]["N"])
+
+        began = eventually(started, timeout=30, description=f"record {key} processed")
+        if i:  # the first one also starts the environment
+            latencies.append(began - written)
+    return latencies
+
+
+def idle_mappings(localstack, n: int) -> None:
+    """``n`` SQS and ``n`` DynamoDB Streams mappings, enabled, on sources nothing writes to."""
+    lam, sqs, ddb = (localstack.client(s) for s in ("lambda", "sqs", "dynamodb"))
+    name = f"idle-{uuid.uuid4().hex[:6]}"
+    create(lam, name, ECHO)
+    mappings = []
+    for i in range(n):
+        url = sqs.create_queue(QueueName=f"{name}-{i}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        mappings.append(lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn,
+                                                        BatchSize=1)["UUID"])
+        stream_arn = _table(ddb, f"{name}-{i}", stream=True)
+        mappings.append(lam.create_event_source_mapping(
+            FunctionName=name, EventSourceArn=stream_arn, StartingPosition="LATEST",
+            BatchSize=1)["UUID"])
+    for mapping in mappings:
+        eventually(lambda: lam.get_event_source_mapping(UUID=mapping)["State"] == "Enabled",
+                   timeout=30, description="an idle mapping is enabled")
+
+
+def idle_cpu_percent(pid: int, seconds: float) -> float:
+    """CPU of ``pid``'s process tree over ``seconds`` of wall time, in % of one core."""
+    from peers import tree_cpu_seconds
+
+    before, t = tree_cpu_seconds(pid), time.perf_counter()
+    time.sleep(seconds)  # the measurement window itself, not a wait for a condition
+    return 100 * (tree_cpu_seconds(pid) - before) / (time.perf_counter() - t)
+
+
+#: (label, LocalStack settings) of the push comparison, in the order each round runs them
+PUSH_SETTINGS: list[tuple[str, dict[str, str]]] = [
+    ("polling only, backoff 0.1 s", {"LSH_ESM_PUSH": "0",
+     "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.1"}),
+    ("push, backoff 0.1 s", {"LSH_ESM_PUSH": "1",
+     "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.1"}),
+    ("push, backoff 1 s", {"LSH_ESM_PUSH": "1",
+     "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1"}),
+]
+
+
+def push_compare(rounds: int, idle_n: int = 3, idle_s: float = 20.0, n: int = 30) -> dict:
+    """Idle CPU and event latency per setting of :data:`PUSH_SETTINGS`, alternating."""
+    import os
+
+    results: dict[str, list[dict]] = {label: [] for label, _ in PUSH_SETTINGS}
+    for round_ in range(rounds):
+        for label, settings in PUSH_SETTINGS:
+            backend = EmbeddedBackend(settings=settings, progress=lambda _line: None)
+            with backend as localstack:
+                idle_mappings(localstack, idle_n)
+                time.sleep(3)  # let the mappings' first polls and backoffs settle (not a wait)
+                cpu = idle_cpu_percent(backend.process.pid, idle_s)
+                row = {"idle_cpu_percent": round(cpu, 1),
+                       "stream_to_lambda": summary_ms(stream_to_lambda(localstack, n)),
+                       "sqs_to_lambda": summary_ms(sqs_to_lambda(localstack, n)),
+                       "load_average": os.getloadavg()[0]}
+            results[label].append(row)
+            print(f"round {round_ + 1} {label}: idle CPU {row['idle_cpu_percent']} %, "
+                  f"stream p50 {row['stream_to_lambda']['p50_ms']} ms, "
+                  f"SQS p50 {row['sqs_to_lambda']['p50_ms']} ms, load {row['load_average']:.2f}",
+                  flush=True)
+    return {"command": f"bench/startup.py --push-compare {rounds}", "idle_mappings":
+            f"{idle_n} SQS + {idle_n} DynamoDB Streams, CPU over {idle_s:.0f} s",
+            "settings": dict(PUSH_SETTINGS), "rounds": results}
+
+
 def start_to_deployed(make_backend: Callable[[], Backend], runs: int) -> list[float]:
     """Cold start of a backend to the reference pipeline deployed (synthesis cached)."""
     from tests.e2e.upload_pipeline.demo import pipeline_app
@@ -184,18 +307,24 @@ def plot(samples: dict[str, list[float]], path: Path) -> None:
 
 
 def main() -> None:
+    if "--push-compare" in sys.argv:
+        rounds = int(sys.argv[sys.argv.index("--push-compare") + 1])
+        print(json.dumps(write_result("push", push_compare(rounds)).name))
+        return
     side_by_side, backend_samples = ({}, {}) if "--no-containers" in sys.argv else (
         backends_side_by_side())
     starts = start_stop(5)
     with EmbeddedBackend() as localstack:
         cold, warm = invoke_latencies(localstack, warm_n=200, cold_n=10)
         sqs = sqs_to_lambda(localstack, n=50)
+        stream = stream_to_lambda(localstack, n=50)
     result = {
         "command": "make bench (bench/startup.py)",
         "cold_start_to_ready": summary_ms(starts),
         "cold_invoke": summary_ms(cold),
         "warm_invoke": summary_ms(warm),
         "sqs_send_to_lambda_start": summary_ms(sqs),
+        "stream_write_to_lambda_start": summary_ms(stream),
         "targets": {"ready_s": 5, "warm_p50_ms": 30, "cold_invoke_ms": 300, "sqs_p50_ms": 150},
     }
     if side_by_side:
@@ -203,6 +332,7 @@ def main() -> None:
         write_result("backends", {"command": "make bench (bench/startup.py)", **side_by_side})
     path = write_result("startup", result)
     plot({"start→ready": starts, "cold invoke": cold, "warm invoke": warm, "SQS→Lambda": sqs,
+          "Streams→Lambda": stream,
           **backend_samples}, path.with_suffix(".png"))
     print(json.dumps(result, indent=2))
 
