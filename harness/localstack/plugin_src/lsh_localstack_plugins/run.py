@@ -35,8 +35,8 @@ def main() -> None:
         threading.Thread(target=_watch_stdin, name="lsh-lifeline", daemon=True).start()
     from localstack.runtime.main import main as localstack_main
 
-    from lsh_localstack_plugins import (changes, events_log, loopback, sfn_lambda_errors,
-                                        sfn_target, sfn_time, sns_log)
+    from lsh_localstack_plugins import (changes, events_log, fast_shutdown, loopback,
+                                        sfn_lambda_errors, sfn_target, sfn_time, sns_log, warm_up)
     from lsh_localstack_plugins.patches import apply_all
 
     loopback.bind_gateway_to_listen_host()
@@ -47,8 +47,15 @@ def main() -> None:
     events_log.install()  # EventBridge: GET /_lsh/events/log (rules matched, targets)
     sfn_lambda_errors.apply()  # Lambda task errors named Lambda.<code>, so Retry can match
     changes.install()
-
-    localstack_main()
+    warm_up.install()  # LSH_WARM_SERVICES: load those services right after Ready.
+    if not fast_shutdown.enabled():  # LSH_FAST_SHUTDOWN=0
+        localstack_main()
+        return
+    fast_shutdown.interrupt_sqs_long_polls_at_shutdown()  # Lambda's stop no longer waits ~1.5 s
+    try:
+        localstack_main()
+    except SystemExit as done:  # skip the interpreter's ~1 s finalization (fast_shutdown)
+        fast_shutdown.exit_now(done.code)
 
 
 if __name__ == "__main__":
