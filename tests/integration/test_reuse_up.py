@@ -59,6 +59,23 @@ def test_by_default_a_session_reuses_a_matching_lsh_up_and_says_so(localstack, t
     localstack.client("sqs").get_queue_url(QueueName="lsh-reuse-up")  # made in this LocalStack
 
 
+def test_xdist_workers_share_the_reused_up(localstack, tmp_path):
+    cache = tmp_path / "cache"
+    write_up_json(cache, localstack.endpoint_url, os.getpid(),
+                  up_state.launch_signature("embedded"))
+    result = run_session(tmp_path, cache, f'''
+        import pytest
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_uses_it(localstack, n):
+            assert localstack.endpoint_url == {localstack.endpoint_url!r}
+            assert localstack.reused_up == {os.getpid()}
+    ''', "-n", "2")
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
+    assert "lsh: reusing the LocalStack of the running `lsh up`" in result.stdout
+    assert "starting LocalStack" not in result.stderr
+
+
 def test_an_up_running_other_settings_is_not_reused_the_header_says_why(localstack, tmp_path):
     cache = up_state.private_cache(tmp_path / "cache")  # a fresh start finds the venvs here
     launch = up_state.launch_signature("embedded")
