@@ -33,10 +33,15 @@ def _watch_stdin() -> None:
 def main() -> None:
     if os.environ.get("LSH_LIFELINE") == "stdin":
         threading.Thread(target=_watch_stdin, name="lsh-lifeline", daemon=True).start()
+    if os.environ.get("LSH_SHARE_ENDPOINTS", "1") != "0":
+        from lsh_localstack_plugins.shared_endpoints import share_endpoint_data
+
+        share_endpoint_data()  # endpoints.json parsed once, not once per boto3 session
     from localstack.runtime.main import main as localstack_main
 
-    from lsh_localstack_plugins import (changes, events_log, fast_shutdown, loopback,
-                                        sfn_lambda_errors, sfn_target, sfn_time, sns_log, warm_up)
+    from lsh_localstack_plugins import (changes, code_url_client, events_log, fast_shutdown,
+                                        loopback, sfn_lambda_errors, sfn_target, sfn_time, sns_log,
+                                        warm_up)
     from lsh_localstack_plugins.patches import apply_all
 
     loopback.bind_gateway_to_listen_host()
@@ -48,6 +53,7 @@ def main() -> None:
     sfn_lambda_errors.apply()  # Lambda task errors named Lambda.<code>, so Retry can match
     changes.install()
     warm_up.install()  # LSH_WARM_SERVICES: load those services right after Ready.
+    code_url_client.apply()  # GetFunction: one S3 client for code URLs, not one per call
     if not fast_shutdown.enabled():  # LSH_FAST_SHUTDOWN=0
         localstack_main()
         return
