@@ -147,6 +147,9 @@ def pytest_configure_node(node) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    early = _take_early_start(config)
+    if early is not None:  # started early, then no test took it (e.g. interrupted collection)
+        early.discard()
     backend = getattr(config, "_lsh_shared_backend", None)
     if backend is not None:
         backend.stop()
@@ -213,6 +216,116 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return None
 
 
+# ------------------------------------------------ early start: LocalStack starts while pytest collects
+
+#: what an early-started LocalStack loads right after it is ready (the apps are not known yet):
+#: the services the apps' deploys usually need, then CloudWatch (Lambda publishes metrics there
+#: on each function's first invoke, which would otherwise load it in the middle of a test)
+EARLY_WARM_UP = ("cloudformation", "s3", "lambda", "iam", "sqs", "sns", "events", "dynamodb",
+                 "logs", "apigateway", "cloudwatch")
+#: fixtures whose use means a test needs the session's LocalStack
+NEEDS_LOCALSTACK = frozenset({"localstack", "localstack_backend", "deploy", "deployed_app",
+                              "lambda_faults"})
+
+
+class EarlyStart:
+    """An embedded LocalStack starting in a thread, from session start on, while pytest collects
+    and imports the tests (one core each: LocalStack's start is GIL-bound in its own process)."""
+
+    def __init__(self, backend: Backend) -> None:
+        import threading
+
+        self.backend = backend
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._start, name="lsh-early-start", daemon=True)
+        self.thread.start()
+
+    def _start(self) -> None:
+        try:
+            self.backend.start()
+        except BaseException as exc:  # raised in the fixture that takes the backend
+            self.error = exc
+
+    def result(self) -> Backend:
+        """The started backend (waits for the start); its start's error if it failed."""
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.backend
+
+    def discard(self) -> None:
+        self.backend.stop()
+        self.thread.join(timeout=5)
+        self.backend.stop()  # in case the start was still before its process
+
+
+EARLY_START = pytest.StashKey[EarlyStart]()
+
+
+def _conftests_need_localstack(config: pytest.Config) -> bool:
+    """Whether a conftest.py loaded at start (those of the paths given) has a fixture that uses
+    LocalStack, and none overrides ``localstack_settings`` (which the early start cannot know)."""
+    import inspect
+    import os
+
+    needs = False
+    for plugin in config.pluginmanager.get_plugins():
+        if os.path.basename(getattr(plugin, "__file__", None) or "") != "conftest.py":
+            continue
+        for value in list(vars(plugin).values()):
+            wrapped = getattr(value, "_get_wrapped_function", None)
+            if wrapped is None:  # not a fixture
+                continue
+            if getattr(value, "name", None) == "localstack_settings":
+                return False
+            try:
+                needs = needs or bool(NEEDS_LOCALSTACK & set(inspect.signature(wrapped()).parameters))
+            except (TypeError, ValueError):
+                continue
+    return needs
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the embedded LocalStack now, in a thread, when the session's conftest fixtures use
+    it (an app's e2e folder): it is ready, and warming its usual services, by the time collection
+    is done. ``LSH_EARLY_START=0`` starts it at the first test that needs it instead."""
+    import os
+
+    config = session.config
+    if (os.environ.get("LSH_EARLY_START", "1") == "0"
+            or getattr(config, "workerinput", None) is not None  # an xdist worker
+            or hasattr(config, "_lsh_shared_endpoint")  # an xdist controller: started already
+            or config.option.collectonly or getattr(config.option, "showfixtures", False)
+            or getattr(config.option, "show_fixtures_per_test", False)):
+        return
+    try:
+        cfg = harness_config(config)
+        if cfg.backend != "embedded" or up_to_reuse(config) or not _conftests_need_localstack(config):
+            return
+    except SettingError:  # reported by pytest_configure / the fixture
+        return
+    options = cfg.backend_options()
+    if "LSH_WARM_SERVICES" not in os.environ:
+        options["settings"] = {"LSH_WARM_SERVICES": ",".join(EARLY_WARM_UP)}
+    config.stash[EARLY_START] = EarlyStart(create_backend(cfg.backend, **options))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """No test selected needs LocalStack after all (``-k``, ``--lf``): stop the early one."""
+    early = session.config.stash.get(EARLY_START, None)
+    if early is not None and not any(NEEDS_LOCALSTACK & set(getattr(item, "fixturenames", ()))
+                                     for item in session.items):
+        del session.config.stash[EARLY_START]
+        early.discard()
+
+
+def _take_early_start(config: pytest.Config) -> EarlyStart | None:
+    early = config.stash.get(EARLY_START, None)
+    if early is not None:
+        del config.stash[EARLY_START]
+    return early
+
+
 @pytest.fixture(scope="session")
 def localstack_settings() -> dict[str, str]:
     """Extra LocalStack settings for the embedded backend. Override to change them."""
@@ -243,7 +356,11 @@ def localstack_backend(pytestconfig: pytest.Config, request: pytest.FixtureReque
     options = cfg.backend_options()
     if cfg.backend == "embedded" and localstack_settings:
         options["settings"] = localstack_settings
-    backend = create_backend(cfg.backend, **options)
+    early = _take_early_start(pytestconfig)
+    if early is not None and localstack_settings:  # settings it was not started with
+        early.discard()
+        early = None
+    backend = early.result() if early is not None else create_backend(cfg.backend, **options)
     try:
         yield backend
     finally:
@@ -296,10 +413,10 @@ def localstack(pytestconfig: pytest.Config, localstack_backend: Backend) -> Iter
     handle = localstack_backend.start()
     worker = getattr(pytestconfig, "workerinput", None)
     if worker is not None:  # an xdist worker: what its controller chose
-        handle.reused_up = worker.get("lsh_reused_up")  # type: ignore[attr-defined]
+        handle.reused_up = worker.get("lsh_reused_up")
     else:
         up = up_to_reuse(pytestconfig)
-        handle.reused_up = up["pid"] if up else None  # type: ignore[attr-defined]
+        handle.reused_up = up["pid"] if up else None
     with liveness.watching(handle):  # a waiting check fails at once if LocalStack dies
         if not harness_config(pytestconfig).change_feed:
             yield handle

@@ -59,6 +59,24 @@ def _first_call(localstack: LocalStack, service: str) -> None:
     getattr(localstack.client(service), WARM_UP_CALLS[service])()
 
 
+def warmed_by_localstack(localstack: LocalStack, services: set[str],
+                         timeout: float = 120.0) -> set[str]:
+    """Of ``services``, those LocalStack has loaded itself (its ``LSH_WARM_SERVICES`` warm-up,
+    ``lsh_localstack_plugins.warm_up``), waiting until it has dealt with them; empty when it
+    warms nothing (or is not ours: no such route)."""
+    import urllib.parse
+    import urllib.request
+
+    query = urllib.parse.urlencode({"services": ",".join(sorted(services)), "timeout": timeout})
+    try:
+        with urllib.request.urlopen(f"{localstack.endpoint_url}/_lsh/warm-up?{query}",
+                                    timeout=timeout + 5) as response:
+            state = json.load(response)
+    except (OSError, ValueError):  # no warm-up route (another LocalStack), or no answer
+        return set()
+    return services & set(state.get("loaded") or {})
+
+
 #: what is never a source of a synthesis: folders of tools and caches, test output and logs.
 #: Glob patterns, matched against each file's and folder's name and its path in the source
 #: folder; ``CdkApp(ignore=...)`` replaces them, ``CdkApp(ignore=[*DEFAULT_IGNORE, ...])`` adds.
@@ -326,7 +344,10 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
             first = services_of(templates)
         else:
             first = set(DEFAULT_WARM_UP)
-        warming = [pool.submit(_first_call, localstack, name) for name in sorted(first)]
+        # what LocalStack warms itself (LSH_WARM_SERVICES, set when it was started before the
+        # app was known) needs no first call: wait for it, then call the rest
+        warming = [pool.submit(_first_call, localstack, name)
+                   for name in sorted(first - warmed_by_localstack(localstack, first))]
         stacks, reused = synthesized.result()
         if synthesized.region != localstack.region:  # synthesized for another region: again
             stacks, reused = synth_cached(app, localstack.region)
@@ -335,8 +356,10 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
         if templates is None or app.stacks:
             templates = _templates(stacks)
         check_parameters(app, stacks, templates)
+        rest = services_of(templates) - first
         warming += [pool.submit(_first_call, localstack, name)
-                    for name in sorted(services_of(templates) - first)]
+                    for name in sorted(rest - (warmed_by_localstack(localstack, rest) if rest
+                                               else set()))]
         for future in warming:
             future.result()
     timings["services_warm_s"] = round(time.monotonic() - t, 3)
