@@ -62,6 +62,7 @@ bench: venv docker
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/saga.py
 	$(BIN)/python bench/peers.py
+	$(BIN)/python bench/rerun.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache node_modules

@@ -68,6 +68,8 @@ class LocalStack:
     #: the backend's death check: the error to raise once this LocalStack has exited, else None
     death: Callable[[], LocalStackDied | None] | None = field(default=None, repr=False,
                                                              compare=False)
+    #: the pid of the running ``lsh up`` whose LocalStack a pytest session reused, else None
+    reused_up: int | None = field(default=None, compare=False)
 
     @cached_property
     def session(self):
