@@ -47,7 +47,7 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "LAMBDA_RUNTIME_EXECUTOR": "process",
     # tests want events to flow fast; AWS polls continuously, LocalStack every second by default
     "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.05",
-    "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.1",
+    "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1",  # pushed: esm_push
     # record every SNS topic publish for the stuck-event trace (lsh_localstack_plugins.sns_log)
     "LSH_SNS_PUBLISH_LOG": "1",
 }
