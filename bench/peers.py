@@ -9,8 +9,13 @@ Each round starts each emulator once, alternating (ours, MiniStack, ours, ...), 
 boto3 workload on it:
 
 - start → ready: process start until its health route answers;
-- deploy: the reference upload pipeline with the harness's deployer (synthesis cached, so only
-  the emulator's work is timed); MiniStack's failure, if it fails, is recorded, not fatal;
+- deploy: the reference app ``order_events`` (the one MiniStack can deploy: no custom resource)
+  with the harness's deployer (synthesis cached, so only the emulator's work is timed), then the
+  reference upload pipeline (MiniStack cannot: CDK's Node.js auto-delete custom resource needs
+  ``@aws-sdk/client-s3``; its failure is recorded after ``--upload-pipeline-timeout``, not fatal);
+- cold pytest (ours only, after its round's emulator stopped): ``pytest`` of one order-events e2e
+  test in a fresh process, from command to exit (a fresh LocalStack, synthesis cached), next to
+  MiniStack's start + deploy of the same app in the same round;
 - cold invoke (a new function's first invoke) and warm invoke (p50/p99 of sequential invokes);
 - SQS send → handler start, read from the handler's own clock (host processes share it);
 - S3 put → DynamoDB item over S3 → SNS → SQS → Lambda → DynamoDB, built with API calls (the same
@@ -189,17 +194,41 @@ def tree_cpu_seconds(root: int) -> float:
 
 # ---------------------------------------------------------------------------- the workload
 
-def deploy_reference_app(ls: LocalStack, timeout: float) -> dict:
-    from harness.deploy import deploy_app
-    from tests.e2e.upload_pipeline.demo import pipeline_app
+#: the reference app deployed on both (``tests.e2e.<name>.demo.app()``), and the e2e test that
+#: ``cold_pytest`` runs alone
+DEPLOYED_APP = "order_events"
+COLD_TEST = ("tests/e2e/order_events/test_orders.py::"
+             "test_the_rule_targets_the_processor_with_the_dlq_for_undeliverable_events")
 
+
+def deploy_reference_app(ls: LocalStack, timeout: float, name: str = DEPLOYED_APP) -> dict:
+    import importlib
+
+    from harness.deploy import deploy_app
+
+    app = (importlib.import_module("tests.e2e.upload_pipeline.demo").pipeline_app()
+           if name == "upload_pipeline" else importlib.import_module(f"tests.e2e.{name}.demo").app())
     t = time.perf_counter()
     try:
-        deploy_app(ls, pipeline_app(), timeout=timeout)
+        deploy_app(ls, app, timeout=timeout)
     except Exception as e:  # MiniStack may not run our CDK app: say so, measure the rest
         return {"ok": False, "seconds": round(time.perf_counter() - t, 2),
                 "error": f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"}
     return {"ok": True, "seconds": round(time.perf_counter() - t, 2)}
+
+
+def cold_pytest(test: str = COLD_TEST) -> dict:
+    """``pytest`` of one e2e test in a fresh process: seconds from command to exit."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "LSH_REUSE_UP"}
+    env["LSH_REUSE_UP"] = "0"  # a fresh LocalStack, never a running `lsh up`
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    seconds = round(time.perf_counter() - t, 2)
+    if done.returncode != 0:
+        return {"ok": False, "seconds": seconds, "error": done.stdout[-500:] + done.stderr[-500:]}
+    return {"ok": True, "seconds": seconds}
 
 
 def invokes(ls: LocalStack, warm_n: int) -> dict:
@@ -304,6 +333,9 @@ def run_one(emulator: Emulator, args: argparse.Namespace) -> dict:
     result: dict = {"start_to_ready_s": round(time.perf_counter() - t, 2)}
     try:
         result["deploy"] = deploy_reference_app(ls, args.deploy_timeout)
+        result["deploy_upload_pipeline"] = deploy_reference_app(
+            ls, args.deploy_timeout if isinstance(emulator, Ours) else args.upload_pipeline_timeout,
+            "upload_pipeline")
         result.update(invokes(ls, args.warm))
         sqs = sqs_to_lambda(ls, args.sqs)
         result["sqs_to_handler_p50_ms"] = round(percentile(sqs, 50) * 1000, 1)
@@ -321,8 +353,18 @@ def run_one(emulator: Emulator, args: argparse.Namespace) -> dict:
 #: (label, how to read it from a round's result); lower is better except items/s
 METRICS: list[tuple[str, Callable[[dict], float | None]]] = [
     ("start → ready (s)", lambda r: r.get("start_to_ready_s")),
-    ("deploy, synthesis cached (s)",
+    (f"deploy of {DEPLOYED_APP}, synthesis cached (s)",
      lambda r: r["deploy"]["seconds"] if r.get("deploy", {}).get("ok") else None),
+    ("start + that deploy (s)",
+     lambda r: r["start_to_ready_s"] + r["deploy"]["seconds"] if r.get("deploy", {}).get("ok")
+     else None),
+    ("cold pytest of one e2e test, command to exit (s) [MiniStack: start + deploy]",
+     lambda r: r["cold_pytest"]["seconds"] if r.get("cold_pytest", {}).get("ok")
+     else r["start_to_ready_s"] + r["deploy"]["seconds"] if "cold_pytest" not in r
+     and r.get("deploy", {}).get("ok") else None),
+    ("deploy of upload_pipeline, synthesis cached (s)",
+     lambda r: r["deploy_upload_pipeline"]["seconds"]
+     if r.get("deploy_upload_pipeline", {}).get("ok") else None),
     ("cold invoke (ms)", lambda r: r.get("cold_invoke_ms")),
     ("warm invoke p50 (ms)", lambda r: r.get("warm_p50_ms")),
     ("warm invoke p99 (ms)", lambda r: r.get("warm_p99_ms")),
@@ -388,6 +430,10 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=300, help="S3 puts at once per round")
     parser.add_argument("--deploy-timeout", type=float, default=60,
                         help="seconds a deploy may take before it counts as failed")
+    parser.add_argument("--upload-pipeline-timeout", type=float, default=20,
+                        help="seconds MiniStack gets for the upload pipeline (it cannot deploy it)")
+    parser.add_argument("--no-cold-pytest", action="store_true",
+                        help="skip the cold pytest run of one e2e test (ours)")
     args = parser.parse_args()
     load_before = os.getloadavg()
     peer = MiniStack()  # builds its venv once, outside every timing
@@ -395,6 +441,8 @@ def main() -> None:
     for i in range(args.rounds):
         for key, emulator in (("ours", Ours()), ("ministack", peer)):
             runs[key].append(run_one(emulator, args))
+            if key == "ours" and not args.no_cold_pytest:  # its LocalStack is stopped by now
+                runs[key][-1]["cold_pytest"] = cold_pytest()
             print(f"round {i + 1} {emulator.name}: {json.dumps(runs[key][-1])}", flush=True)
     rows = table(runs["ours"], runs["ministack"])
     result = {"command": "make bench (bench/peers.py " + " ".join(sys.argv[1:]) + ")",
