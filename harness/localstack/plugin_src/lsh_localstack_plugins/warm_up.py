@@ -12,7 +12,10 @@ services are warmed (without ``services``: until the whole warm-up is done) and 
 caller that waits for it before its first calls never has a request load a service while the
 warm-up loads another (two threads importing moto's modules at once can trip Python's import
 deadlock detection, seen once in ~5 deploys with parallel first calls). A name LocalStack does
-not know ends up in ``failed``; nothing else changes.
+not know ends up in ``failed``; nothing else changes. Once a caller names the services it needs,
+the warm-up skips those of its list it has not loaded yet and the caller does not need (they
+load on first use, as without the warm-up): they would only compete for the GIL with the
+caller's deploy.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class WarmUp:
         self.failed: dict[str, str] = {}
         self.done = threading.Event()
         self.changed = threading.Condition()
+        #: the services a caller said it needs (None: all of ``services``)
+        self.wanted: set[str] | None = None
 
     def run(self) -> None:
         from localstack.runtime import events
@@ -45,6 +50,8 @@ class WarmUp:
             for name in self.services:
                 if events.infra_stopping.is_set():
                     break
+                if self.wanted is not None and name not in self.wanted:
+                    continue  # nobody waits for it: load on first use
                 started = time.perf_counter()
                 try:
                     SERVICE_PLUGINS.require(name)
@@ -64,6 +71,8 @@ class WarmUp:
     def wait(self, services: list[str] | None, timeout: float) -> None:
         """Until the warm-up has dealt with ``services`` (all of its own when None) or is done."""
         wanted = [s for s in (services or self.services) if s in self.services]
+        if services:
+            self.wanted = (self.wanted or set()) | set(services)
         with self.changed:
             self.changed.wait_for(lambda: self.done.is_set() or all(
                 s in self.loaded or s in self.failed for s in wanted), timeout)
