@@ -27,6 +27,9 @@ def dynamodb_moto():
 
     fast_moto_item_copies()
     cache_moto_method_names()
+    from lsh_localstack_plugins.moto_dynamodb_locks import serialize_dynamodb_requests
+
+    serialize_dynamodb_requests()  # conditional writes atomic, as on AWS
 
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher)
 
@@ -35,6 +38,9 @@ def dynamodb_moto():
 def dynamodbstreams_moto():
     from localstack.services.moto import MotoFallbackDispatcher
 
+    from lsh_localstack_plugins.moto_stream_iterators import bound_shard_iterators
+
+    bound_shard_iterators()  # shard iterators expire after 15 minutes, as on AWS
     return Service.for_provider(
         MotoDynamoDBStreamsProvider(), dispatch_table_factory=MotoFallbackDispatcher
     )
