@@ -136,6 +136,36 @@ def test_a_cancelled_transaction_undoes_no_other_write(localstack, table):
     assert keys == {"exists"} | {f"p-{i}" for i in range(writers)}
 
 
+def test_a_cancelled_transaction_leaves_the_stream_and_its_iterators_alone(localstack,
+                                                                          streamed_table):
+    """moto undid a cancelled transaction by swapping in copies of the tables (and their stream
+    shards): an iterator handed out before then read the cancelled put's record and never
+    a later one."""
+    ddb, streams = localstack.client("dynamodb"), localstack.client("dynamodbstreams")
+    table = streamed_table
+    arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    [shard] = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                          ShardIteratorType="LATEST")["ShardIterator"]
+    ddb.put_item(TableName=table, Item={"pk": {"S": "exists"}})
+    page = streams.get_records(ShardIterator=iterator)
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]] == ["exists"]
+    with pytest.raises(ClientError) as cancelled:
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "never"}}}},
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "exists"}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}}])
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    ddb.put_item(TableName=table, Item={"pk": {"S": "after"}})
+
+    page = streams.get_records(ShardIterator=page["NextShardIterator"])
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]] == ["after"]
+    records = stream_records(localstack, table)
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["exists", "after"]
+    assert len({r["dynamodb"]["SequenceNumber"] for r in records}) == 2
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "never"}})
+
+
 def stream_records(localstack, table: str) -> list[dict]:
     ddb, streams = localstack.client("dynamodb"), localstack.client("dynamodbstreams")
     arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
