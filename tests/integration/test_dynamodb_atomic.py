@@ -25,9 +25,9 @@ ROUNDS = 5
 #: extra attributes in each written item: moto builds an item (re-measuring its size for every
 #: attribute) between reading the current item and storing the new one, so a bigger item holds
 #: that check-then-write window open for a few ms and lets an unlocked race show every run
-PADDING = {f"pad{i:03}": {"S": "x" * 20} for i in range(100)}
-#: the same for an update: the padding is rewritten before ``version`` is
-REWRITE_PADDING = "SET " + ", ".join(f"{name} = :pad" for name in PADDING)
+PADDING = {f"pad{i:03}": {"S": "x" * 20} for i in range(150)}
+#: the same for an update: part of the padding is rewritten before ``version`` is
+REWRITE_PADDING = "SET " + ", ".join(f"{name} = :pad" for name in list(PADDING)[:50])
 
 
 def concurrent_client(localstack):
