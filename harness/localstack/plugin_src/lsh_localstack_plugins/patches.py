@@ -425,6 +425,7 @@ def apply_all() -> None:
     inline_code.apply()  # inline Lambda code (CDK's notifications handler) without `zip`
     from lsh_localstack_plugins import esm_push; esm_push.apply()  # SQS and DynamoDB Streams event sources woken on write
     from lsh_localstack_plugins import request_overhead; request_overhead.apply()  # LSH_LEAN_REQUESTS
+    from lsh_localstack_plugins import lambda_metrics; lambda_metrics.apply()  # batched AWS/Lambda metrics
     # fast_moto_item_copies() is applied by our moto DynamoDB provider when it loads (moto's
     # import is not worth paying at start-up when no table is used), and so is
     # cache_moto_method_names()
