@@ -31,6 +31,10 @@ def _watch_stdin() -> None:
 
 
 def main() -> None:
+    from lsh_localstack_plugins import startup_gc
+
+    if startup_gc.enabled():
+        startup_gc.pause()  # no collection of start-up's heap until warm (LSH_STARTUP_GC=0: off)
     if os.environ.get("LSH_LIFELINE") == "stdin":
         threading.Thread(target=_watch_stdin, name="lsh-lifeline", daemon=True).start()
     if os.environ.get("LSH_SHARE_ENDPOINTS", "1") != "0":
@@ -52,7 +56,9 @@ def main() -> None:
     events_log.install()  # EventBridge: GET /_lsh/events/log (rules matched, targets)
     sfn_lambda_errors.apply()  # Lambda task errors named Lambda.<code>, so Retry can match
     changes.install()
-    warm_up.install()  # LSH_WARM_SERVICES: load those services right after Ready.
+    warming = warm_up.install()  # LSH_WARM_SERVICES: load those services right after Ready.
+    if startup_gc.enabled():
+        startup_gc.resume_when_warm(warming.done if warming else None)
     code_url_client.apply()  # GetFunction: one S3 client for code URLs, not one per call
     if not fast_shutdown.enabled():  # LSH_FAST_SHUTDOWN=0
         localstack_main()

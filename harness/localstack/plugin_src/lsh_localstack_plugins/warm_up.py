@@ -74,7 +74,7 @@ class WarmUp:
         if services:
             self.wanted = (self.wanted or set()) | set(services)
         with self.changed:
-            self.changed.wait_for(lambda: self.done.is_set() or all(
+            self.changed.wait_for(lambda: self.done.is_set() or bool(services) and all(
                 s in self.loaded or s in self.failed for s in wanted), timeout)
 
     def state(self) -> dict:
