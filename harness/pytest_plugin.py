@@ -4,7 +4,9 @@ Fixtures:
 
 - ``localstack`` (session): a :class:`harness.localstack.LocalStack` with ``endpoint_url``,
   ``region`` and ``client(service_name)``. Started once, stopped after the last test, also when
-  tests fail or the run is interrupted.
+  tests fail or the run is interrupted. When a conftest.py of the paths given has a fixture that
+  uses it, the embedded LocalStack starts at session start, while pytest collects, and warms the
+  apps' usual services (``LSH_EARLY_START=0``: at the first test that needs it).
   Its change feed wakes waiting checks (``harness.changes``; ``LSH_CHANGE_FEED=0``: poll only).
 - ``localstack_settings`` (session): extra LocalStack settings (environment variables) for the
   embedded backend; override it in your ``conftest.py`` to change them.
