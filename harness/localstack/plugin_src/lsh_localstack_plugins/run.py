@@ -37,11 +37,12 @@ def main() -> None:
         startup_gc.pause()  # no collection of start-up's heap until warm (LSH_STARTUP_GC=0: off)
     if os.environ.get("LSH_LIFELINE") == "stdin":
         threading.Thread(target=_watch_stdin, name="lsh-lifeline", daemon=True).start()
+    from localstack.runtime.main import main as localstack_main  # first: a broken venv says so
+
     if os.environ.get("LSH_SHARE_ENDPOINTS", "1") != "0":
         from lsh_localstack_plugins.shared_endpoints import share_endpoint_data
 
         share_endpoint_data()  # endpoints.json parsed once, not once per boto3 session
-    from localstack.runtime.main import main as localstack_main
 
     from lsh_localstack_plugins import (changes, code_url_client, events_log, fast_shutdown,
                                         loopback, sfn_lambda_errors, sfn_target, sfn_time, sns_log,
