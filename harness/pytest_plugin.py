@@ -264,13 +264,18 @@ class EarlyStart:
 EARLY_START = pytest.StashKey[EarlyStart]()
 
 
-def _conftests_need_localstack(config: pytest.Config) -> bool:
-    """Whether a conftest.py loaded at start (those of the paths given) has a fixture that uses
-    LocalStack, and none overrides ``localstack_settings`` (which the early start cannot know)."""
+#: fixtures whose use means the session deploys an app (then the early start warms services)
+DEPLOYS = frozenset({"deploy", "deployed_app"})
+
+
+def _conftest_fixture_args(config: pytest.Config) -> set[str] | None:
+    """The arguments of the fixtures in the conftest.py files loaded at start (those of the
+    paths given); None when one overrides ``localstack_settings`` (which the early start cannot
+    know)."""
     import inspect
     import os
 
-    needs = False
+    args: set[str] = set()
     for plugin in config.pluginmanager.get_plugins():
         if os.path.basename(getattr(plugin, "__file__", None) or "") != "conftest.py":
             continue
@@ -279,18 +284,19 @@ def _conftests_need_localstack(config: pytest.Config) -> bool:
             if wrapped is None:  # not a fixture
                 continue
             if getattr(value, "name", None) == "localstack_settings":
-                return False
+                return None
             try:
-                needs = needs or bool(NEEDS_LOCALSTACK & set(inspect.signature(wrapped()).parameters))
+                args |= set(inspect.signature(wrapped()).parameters)
             except (TypeError, ValueError):
                 continue
-    return needs
+    return args
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Start the embedded LocalStack now, in a thread, when the session's conftest fixtures use
-    it (an app's e2e folder): it is ready, and warming its usual services, by the time collection
-    is done. ``LSH_EARLY_START=0`` starts it at the first test that needs it instead."""
+    it: it is ready by the time collection is done, and when they deploy an app (an app's e2e
+    folder) it warms the apps' usual services meanwhile. ``LSH_EARLY_START=0`` starts it at the
+    first test that needs it instead."""
     import os
 
     config = session.config
@@ -302,12 +308,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     try:
         cfg = harness_config(config)
-        if cfg.backend != "embedded" or up_to_reuse(config) or not _conftests_need_localstack(config):
+        if cfg.backend != "embedded" or up_to_reuse(config):
             return
     except SettingError:  # reported by pytest_configure / the fixture
         return
+    args = _conftest_fixture_args(config)
+    if not args or not NEEDS_LOCALSTACK & args:
+        return
     options = cfg.backend_options()
-    if "LSH_WARM_SERVICES" not in os.environ:
+    if DEPLOYS & args and "LSH_WARM_SERVICES" not in os.environ:
         options["settings"] = {"LSH_WARM_SERVICES": ",".join(EARLY_WARM_UP)}
     config.stash[EARLY_START] = EarlyStart(create_backend(cfg.backend, **options))
 

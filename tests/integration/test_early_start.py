@@ -1,6 +1,7 @@
 """A session whose conftest fixtures use LocalStack starts it at session start, while pytest
-collects (harness.pytest_plugin's early start), warms its usual services, and hands that one
-LocalStack to the tests; a session without such fixtures starts none."""
+collects (harness.pytest_plugin's early start), warms the apps' usual services when those
+fixtures deploy, and hands that one LocalStack to the tests; a session without such fixtures
+starts none."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ CONFTEST = textwrap.dedent('''
             f.write("starting" if early is not None else "none")
 
     @pytest.fixture(scope="session")
-    def app_client(localstack):
+    def app_client(localstack, deploy):
         return localstack.client("sqs")
 ''')
 USES_IT = textwrap.dedent('''
@@ -64,8 +65,19 @@ def test_a_session_with_localstack_fixtures_starts_it_before_collection_ends(tmp
     assert {"cloudformation", "s3", "lambda", "sqs"} <= set(state["loaded"]), state
 
 
+def test_a_session_that_deploys_nothing_starts_it_early_but_warms_nothing(tmp_path):
+    import json
+
+    conftest = CONFTEST.replace("def app_client(localstack, deploy):", "def app_client(localstack):")
+    result, early = _run(tmp_path, conftest, USES_IT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert early == "starting"
+    state = json.loads((tmp_path / "warm").read_text())
+    assert state["done"] and state["services"] == [] and state["loaded"] == {}, state
+
+
 def test_a_session_without_them_starts_none(tmp_path):
-    conftest = CONFTEST.replace("def app_client(localstack):", "def app_client():").replace(
+    conftest = CONFTEST.replace("def app_client(localstack, deploy):", "def app_client():").replace(
         'return localstack.client("sqs")', "return None")
     result, early = _run(tmp_path, conftest, DOES_NOT)
     assert result.returncode == 0, result.stdout + result.stderr
