@@ -17,9 +17,15 @@ mid-invocation (``Runtime.ExitError``), and collects the runtime's stdout/stderr
 invocation's logs, with START/END/REPORT lines.
 
 Protocol with the executor: the first line on stdin is a JSON config; the bridge answers with one
-line ``LSH-BRIDGE-READY <port>`` on stdout. After that stdin stays open and is never written to:
-end-of-file means LocalStack is gone (or stopped this environment), and the bridge kills its runtime
-and exits, so nothing outlives LocalStack, even a SIGKILLed one.
+line ``LSH-BRIDGE-READY <port>`` on stdout. End-of-file on stdin means LocalStack is gone (or
+stopped this environment), and the bridge kills its runtime and exits, so nothing outlives
+LocalStack, even a SIGKILLed one. With ``"transport": "pipe"`` in the config (the executor's
+default, ``LSH_LAMBDA_PIPE``), invocations come as JSON lines on stdin (the same fields as
+``POST /invoke``) and each result goes back on stdout as one frame
+``LSH-RESULT <kind> <request id> <log bytes> <body bytes>`` + logs + body (kind ``response``,
+``error``, or ``reject`` with the HTTP status as body): no HTTP request, TCP connection or trip
+through LocalStack's gateway per invocation. Otherwise stdin is never written to after the config
+and results go to LocalStack's executor endpoint over HTTP, as LocalStack's own runtimes do.
 
 Each runtime gets its own Runtime API listener (a generation): a killed runtime's pending ``/next``
 is bound to its retired generation and can never take the next invocation.
@@ -390,6 +396,8 @@ class Bridge:
         self.memory = cfg.get("memory_size")
         self.env = {str(k): str(v) for k, v in cfg["env"].items()}
         self.callback = Callback(cfg["runtime_endpoint"])
+        self.pipe = cfg.get("transport") == "pipe"
+        self.out_lock = threading.Lock()
         self.lock = threading.Lock()
         self.cv = threading.Condition(self.lock)
         self.log_lock = threading.Lock()
@@ -591,19 +599,44 @@ class Bridge:
                 conn.reply(404, b'{"errorMessage":"Not found"}')
             return
         try:
-            data = json.loads(req.body)
-            payload = data.get("payload")
-            payload = b"" if payload is None else str(payload).encode("utf-8")
-            inv = Invocation(
-                str(data["invoke-id"]),
-                payload,
-                data.get("invoked-function-arn") or "",
-                data.get("trace-id"),
-            )
+            inv = self.parse_invocation(req.body)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             conn.reply(400, json.dumps({"errorMessage": "bad invoke request: %s" % e}).encode())
             return
         conn.reply(self.submit(inv))
+
+    @staticmethod
+    def parse_invocation(raw):
+        data = json.loads(raw)
+        payload = data.get("payload")
+        payload = b"" if payload is None else str(payload).encode("utf-8")
+        return Invocation(
+            str(data["invoke-id"]),
+            payload,
+            data.get("invoked-function-arn") or "",
+            data.get("trace-id"),
+        )
+
+    def invoke_line(self, line):
+        """One invocation from stdin (pipe transport); a refused one is answered at once."""
+        try:
+            inv = self.parse_invocation(line)
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            _log("bad invoke line: %s" % e)
+            return
+        status = self.submit(inv)
+        if status != 202:
+            self.write_frame("reject", inv.request_id, b"", str(status).encode())
+
+    def write_frame(self, kind, request_id, logs, body):
+        head = ("LSH-RESULT %s %s %d %d\n" % (kind, request_id, len(logs), len(body))).encode()
+        data = memoryview(head + logs + body)
+        with self.out_lock:
+            try:
+                while data:
+                    data = data[os.write(1, data):]
+            except OSError as e:  # LocalStack is gone: the lifeline ends this process
+                _log("cannot write the result of %s: %s" % (request_id, e))
 
     def submit(self, inv):
         with self.lock:
@@ -663,6 +696,9 @@ class Bridge:
             self.logbuf += ("END RequestId: %s\n%s\n" % (rid, report)).encode()
             text = self.logbuf.decode("utf-8", "replace")
             self.logbuf.clear()
+        if self.pipe:
+            self.write_frame(kind, rid, text.encode("utf-8"), body)
+            return
         self.callback.post("/invocations/%s/logs" % rid, json.dumps({"logs": text}).encode())
         self.callback.post("/invocations/%s/%s" % (rid, kind), body)
 
@@ -826,9 +862,19 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     def watch_stdin():
+        pending = b""
         try:
-            while os.read(0, 4096):
-                pass
+            while True:
+                data = os.read(0, 262144)
+                if not data:
+                    break
+                if not bridge.pipe:
+                    continue
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        bridge.invoke_line(line)
         except OSError:
             pass
         bridge.terminate("stdin closed (LocalStack stopped this environment or is gone)")

@@ -21,11 +21,15 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 from localstack import config
 from localstack.aws.api.lambda_ import PackageType
-from localstack.services.lambda_.invocation.executor_endpoint import ExecutorEndpoint
+from localstack.services.lambda_.invocation.executor_endpoint import (
+    ExecutorEndpoint,
+    InvokeSendError,
+)
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import (
     LambdaRuntimeException,
@@ -41,6 +45,13 @@ FUNCTION_NODE_ENV = "LSH_FUNCTION_NODE"
 BRIDGE_PATH = Path(__file__).with_name("bridge.py")
 NODE_RUNTIME_PATH = Path(__file__).with_name("node_runtime.js")
 READY_PREFIX = "LSH-BRIDGE-READY"
+RESULT_PREFIX = b"LSH-RESULT "
+#: ``LSH_LAMBDA_PIPE=0``: invocations go to the bridge by HTTP and results come back through
+#: LocalStack's executor endpoint (two more HTTP requests through the gateway per invocation),
+#: as with LocalStack's own runtimes; otherwise both go over the bridge's stdin and stdout.
+PIPE_ENV = "LSH_LAMBDA_PIPE"
+# LocalStack's own bound on waiting for a result (the longest Lambda timeout plus 5 s)
+MAX_INVOKE_WAIT_S = 905
 
 # LocalStack-internal variables the function must not see (its own variables are kept).
 _INTERNAL_ENV = {
@@ -195,6 +206,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         self._stopped = False
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=300)
         self._bridge_config: dict = {}
+        self._write_lock = threading.Lock()
 
     # ---- lifecycle ----
 
@@ -221,6 +233,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             or self.get_runtime_endpoint(),
             "env": self._function_env(env_vars, node or python, code_dir, layer_dirs),
         }
+        if os.environ.get(PIPE_ENV, "1").strip() != "0":
+            bridge_config["transport"] = "pipe"
         if node:
             bridge_config["runtime_command"] = _node_runtime_command(node)
         self._launch(bridge_config)
@@ -263,6 +277,53 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         threading.Thread(
             target=self._watch, args=(proc,), name=f"lambda-env-{self.id}-watch", daemon=True
         ).start()
+        if bridge_config.get("transport") == "pipe":
+            threading.Thread(
+                target=self._read_results, args=(proc,), name=f"lambda-env-{self.id}-results",
+                daemon=True,
+            ).start()
+
+    def _read_results(self, proc: subprocess.Popen) -> None:
+        """Pipe transport: result frames from the bridge's stdout resolve the invocation."""
+        out = proc.stdout
+        try:
+            while True:
+                head = out.readline()
+                if not head:
+                    return  # the process is gone: _watch fails a pending invocation
+                if not head.startswith(RESULT_PREFIX):
+                    self._stderr_tail.append(head.decode("utf-8", "replace").rstrip())
+                    continue
+                kind, request_id, n_logs, n_body = head[len(RESULT_PREFIX):].decode().split()
+                logs = out.read(int(n_logs)).decode("utf-8", "replace")
+                body = out.read(int(n_body))
+                self._resolve(proc, kind, request_id, logs, body)
+        except (OSError, ValueError) as e:
+            if not self._stopped and proc is self._proc:
+                LOG.warning("Lambda execution environment %s: bad result stream: %s", self.id, e)
+
+    def _resolve(
+        self, proc: subprocess.Popen, kind: str, request_id: str, logs: str, body: bytes
+    ) -> None:
+        endpoint = self.executor_endpoint
+        future = endpoint.invocation_future
+        if proc is not self._proc or future is None or future.done():
+            return
+        if getattr(future, "lsh_request_id", None) != request_id:
+            LOG.debug("Lambda environment %s: result for %s, not the pending one", self.id,
+                      request_id)
+            return
+        if kind == "reject":
+            future.set_exception(InvokeSendError(
+                f"Execution environment {self.id} refused invocation {request_id} "
+                f"(status {body.decode(errors='replace')})"))
+            return
+        endpoint.logs = logs
+        try:
+            future.set_result(InvocationResult(request_id, body, is_error=kind == "error",
+                                               logs=logs))
+        except Exception:  # resolved concurrently (the environment died meanwhile)
+            pass
 
     def _wait_ready(self, proc: subprocess.Popen) -> int:
         deadline = time.monotonic() + config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT + 5
@@ -390,7 +451,24 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             LOG.warning("Restarting Lambda execution environment %s: its process is gone", self.id)
             self._discard_process()
             self._launch(self._bridge_config)
-        return self.executor_endpoint.invoke(payload)
+        if self._bridge_config.get("transport") != "pipe":
+            return self.executor_endpoint.invoke(payload)
+        endpoint = self.executor_endpoint
+        future: Future[InvocationResult] = Future()
+        future.lsh_request_id = str(payload["invoke-id"])
+        endpoint.logs = None
+        endpoint.invocation_future = future
+        line = json.dumps(payload).encode() + b"\n"
+        proc = self._proc
+        try:
+            with self._write_lock:
+                proc.stdin.write(line)
+                proc.stdin.flush()
+        except (OSError, ValueError, AttributeError) as e:
+            raise InvokeSendError(
+                f"Error while sending an invocation to execution environment {self.id}: {e}"
+            ) from e
+        return future.result(timeout=MAX_INVOKE_WAIT_S)
 
     def _discard_process(self) -> None:
         proc = self._proc
