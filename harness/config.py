@@ -22,7 +22,7 @@ _OFF = ("0", "false", "no", "off")
 HARNESS_VARS = frozenset({
     "LSH_BACKEND", "LSH_ENDPOINT", "LSH_PORT", "LSH_STARTUP_TIMEOUT", "LSH_IMAGE", "LSH_REUSE_UP",
     "LSH_CHANGE_FEED", "LSH_CDK_APP", "LSH_FUZZ_EXAMPLES", "LSH_STATEFUL_STEPS", "LSH_CACHE_DIR",
-    "LSH_PYTHON", "LSH_DEBIAN_MIRROR", "LSH_LAYER_BUILD_DIR"})
+    "LSH_PYTHON", "LSH_DEBIAN_MIRROR", "LSH_LAYER_BUILD_DIR", "LSH_EARLY_START"})
 
 
 def _port(name: str, raw: str | int | None) -> int | None:
@@ -73,6 +73,9 @@ class HarnessConfig:
     #: pytest reuses the LocalStack of a running ``lsh up`` that runs what the session would start
     #: (``harness.up_state``); ``LSH_REUSE_UP=0`` or ``--lsh-fresh``: always start a fresh one
     reuse_up: bool = True
+    #: pytest starts the embedded LocalStack at session start, while it collects, when the
+    #: conftest fixtures of the given paths use it (``LSH_EARLY_START=0``: at the first test)
+    early_start: bool = True
     #: folder holding the cdk.json of the app the ``cdk_app`` fixture deploys (``LSH_CDK_APP``)
     cdk_app: str | None = None
     #: examples per property-based test of the ``lsh-fuzz`` Hypothesis profile
@@ -121,6 +124,8 @@ class HarnessConfig:
             image=pick("image", "LSH_IMAGE")[0] or None,
             reuse_up=given.get("reuse_up",
                                env.get("LSH_REUSE_UP", "1").strip().lower() not in _OFF),
+            early_start=given.get("early_start",
+                                  env.get("LSH_EARLY_START", "1").strip().lower() not in _OFF),
             change_feed=given.get("change_feed",
                                   env.get("LSH_CHANGE_FEED", "1").strip().lower() not in _OFF),
             cdk_app=pick("cdk_app", "LSH_CDK_APP")[0] or None,

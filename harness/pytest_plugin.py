@@ -300,15 +300,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import os
 
     config = session.config
-    if (os.environ.get("LSH_EARLY_START", "1") == "0"
-            or getattr(config, "workerinput", None) is not None  # an xdist worker
+    if (getattr(config, "workerinput", None) is not None  # an xdist worker
             or hasattr(config, "_lsh_shared_endpoint")  # an xdist controller: started already
             or config.option.collectonly or getattr(config.option, "showfixtures", False)
             or getattr(config.option, "show_fixtures_per_test", False)):
         return
     try:
         cfg = harness_config(config)
-        if cfg.backend != "embedded" or up_to_reuse(config):
+        if not cfg.early_start or cfg.backend != "embedded" or up_to_reuse(config):
             return
     except SettingError:  # reported by pytest_configure / the fixture
         return

@@ -47,11 +47,11 @@ def test_every_setting_is_read_here():
         "LSH_BACKEND": "External", "LSH_ENDPOINT": "http://127.0.0.1:4566/", "LSH_PORT": "4599",
         "LSH_STARTUP_TIMEOUT": "12.5", "LSH_IMAGE": "img:1", "LSH_CHANGE_FEED": "off",
         "LSH_CDK_APP": "apps/x", "LSH_FUZZ_EXAMPLES": "40", "LSH_CACHE_DIR": "~/c",
-        "LSH_STATEFUL_STEPS": "3",
+        "LSH_STATEFUL_STEPS": "3", "LSH_EARLY_START": "0",
         "LSH_PYTHON": "/usr/bin/python3.11"})
     assert cfg == HarnessConfig(
         backend="external", endpoint="http://127.0.0.1:4566", port=4599, startup_timeout=12.5,
-        image="img:1", change_feed=False, cdk_app="apps/x", fuzz_examples=40, stateful_steps=3,
+        image="img:1", change_feed=False, early_start=False, cdk_app="apps/x", fuzz_examples=40, stateful_steps=3,
         cache_dir=Path("~/c").expanduser(), python="/usr/bin/python3.11")
 
 
