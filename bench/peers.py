@@ -323,7 +323,7 @@ class Chain:
         last = max(done) if done else time.time()
         return {"sent": n, "items": len(done), "lost": n - len(done),
                 "items_per_s": round(len(done) / max(last - start, 1e-3), 1),
-                "cpu_s": round(cpu_s, 1),
+                "cpu_s": round(cpu_s, 2),
                 "cpu_ms_per_event": round(cpu_s * 1000 / max(len(done), 1), 1)}
 
 
