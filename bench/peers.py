@@ -373,6 +373,8 @@ METRICS: list[tuple[str, Callable[[dict], float | None]]] = [
     ("burst items/s", lambda r: r.get("burst", {}).get("items_per_s")),
     ("burst lost", lambda r: r.get("burst", {}).get("lost")),
     ("burst CPU s (all processes)", lambda r: r.get("burst", {}).get("cpu_s")),
+    ("burst CPU ms per event (all processes)",
+     lambda r: r.get("burst", {}).get("cpu_ms_per_event")),
 ]
 
 
