@@ -227,7 +227,9 @@ def path_from_history(events: list[dict], execution_arn: str | None = None) -> E
     Branches are told apart by ``previousEventId``: the first event of each branch (or Map
     iteration) points at its ``ParallelStateStarted``/``MapStateStarted``, later ones at their
     branch's previous event; a ``...Succeeded``/``...Failed`` of the Parallel closes its branches
-    (its ``...StateExited`` points at a branch's last event, yet belongs outside).
+    (its ``...StateExited`` points at a branch's last event, yet belongs outside). A Map worker
+    that runs several iterations chains each ``MapIterationStarted`` to the last event of its
+    previous iteration: that starts a new branch of the Map too.
     """
     by_id = {e["id"]: e for e in events}
     scope_of: dict[int, tuple] = {}     # event id -> (branch keys from the top)
@@ -249,7 +251,13 @@ def path_from_history(events: list[dict], execution_arn: str | None = None) -> E
         if previous["type"] in _FORK_TYPES:
             fork_of[event["id"]] = previous["id"]
             return scope_of[previous["id"]] + (event["id"],)
-        return scope_of.get(previous["id"], ())
+        inside = scope_of.get(previous["id"], ())
+        if event["type"] == "MapIterationStarted" and inside and inside[-1] in fork_of:
+            # a Map worker's next iteration chains to the last event of the one it ran before:
+            # a new branch of the same Map, not more of that one
+            fork_of[event["id"]] = fork_of[inside[-1]]
+            return inside[:-1] + (event["id"],)
+        return inside
 
     top = ExecutionPath(runs=[], execution_arn=execution_arn)
     paths: dict[tuple, ExecutionPath] = {(): top}

@@ -48,6 +48,42 @@ def test_parallel_branches_and_the_state_after_them():
     assert [b.states for b in both.branches] == [["A1", "A2"], ["B1"]]
 
 
+def test_each_map_iteration_is_a_branch_even_when_one_worker_runs_several():
+    """LocalStack 4.8.1's Map workers take the next item when done with one: that iteration's
+    MapIterationStarted points at the previous iteration's last event (seen under load)."""
+    path = path_from_history(history(
+        (1, 0, "ExecutionStarted", {}),
+        (2, 0, "MapStateEntered", {"name": "Each"}),
+        (3, 2, "MapStateStarted", {}),
+        (4, 3, "MapIterationStarted", {"index": 0}),
+        (5, 4, "PassStateEntered", {"name": "I1"}),
+        (6, 3, "MapIterationStarted", {"index": 1}),
+        (7, 5, "PassStateExited", {"name": "I1"}),
+        (8, 6, "PassStateEntered", {"name": "I1"}),
+        (9, 7, "PassStateEntered", {"name": "I2"}),
+        (10, 8, "PassStateExited", {"name": "I1"}),
+        (11, 9, "PassStateExited", {"name": "I2"}),
+        (12, 11, "MapIterationSucceeded", {"index": 0}),
+        (13, 11, "MapIterationStarted", {"index": 2}),  # worker 1's next item
+        (14, 10, "PassStateEntered", {"name": "I2"}),
+        (15, 13, "PassStateEntered", {"name": "I1"}),
+        (16, 14, "PassStateExited", {"name": "I2"}),
+        (17, 16, "MapIterationSucceeded", {"index": 1}),
+        (18, 15, "PassStateExited", {"name": "I1"}),
+        (19, 18, "PassStateEntered", {"name": "I2"}),
+        (20, 19, "PassStateExited", {"name": "I2"}),
+        (21, 20, "MapIterationSucceeded", {"index": 2}),
+        (22, 20, "MapStateSucceeded", {}),
+        (23, 20, "MapStateExited", {"name": "Each", "output": "[1, 2, 3]"}),
+        (24, 23, "PassStateEntered", {"name": "After"}),
+        (25, 24, "PassStateExited", {"name": "After", "output": "[1, 2, 3]"}),
+        (26, 25, "ExecutionSucceeded", {"output": "[1, 2, 3]"})))
+
+    assert path.states == ["Each", "After"]
+    assert [b.states for b in path.runs_of("Each")[0].branches] == [["I1", "I2"]] * 3
+    assert path.output == [1, 2, 3]
+
+
 def test_retries_are_attempts_with_their_errors_and_the_failure_is_reported():
     path = path_from_history(history(
         (1, 0, "ExecutionStarted", {}),
