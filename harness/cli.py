@@ -179,20 +179,10 @@ def _serve(backend, app, stop: threading.Event) -> int:
     return 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _running() -> tuple[LocalStack, dict[str, dict[str, str]]]:
     """The LocalStack of a running ``lsh up`` (or ``LSH_ENDPOINT``) and its stacks' outputs."""
     state = json.loads(state_file().read_text()) if state_file().is_file() else {}
-    if state.get("pid") and not _alive(int(state["pid"])):  # an `lsh up` that was SIGKILLed
+    if state.get("pid") and not processes.pid_alive(int(state["pid"])):  # an `lsh up` that was SIGKILLed
         state_file().unlink(missing_ok=True)
         state = {}
     endpoint = HarnessConfig.from_env().endpoint or state.get("endpoint_url")

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from harness.config import HARNESS_VARS
 from harness.localstack import venvs
+from harness.localstack.processes import pid_alive
 from harness.localstack.base import DEFAULT_REGION, fetch_health
 
 
@@ -43,16 +44,6 @@ def launch_signature(backend: str, settings: Mapping[str, str] | None = None,
     }
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running() -> dict[str, Any] | None:
     """The state of a running ``lsh up`` whose LocalStack answers, else None."""
     try:
@@ -60,7 +51,7 @@ def running() -> dict[str, Any] | None:
         pid = int(state["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid):
+    if not pid_alive(pid):
         return None
     endpoint = state.get("endpoint_url")
     return state if endpoint and fetch_health(endpoint, timeout=1.0) is not None else None

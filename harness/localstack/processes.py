@@ -16,6 +16,17 @@ from pathlib import Path
 RUN_ID_VAR = "LSH_RUN_ID"
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user's counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def pids_of_run(run_id: str) -> list[int]:
     """Live processes whose environment carries ``LSH_RUN_ID=run_id``."""
     needle = f"{RUN_ID_VAR}={run_id}".encode()

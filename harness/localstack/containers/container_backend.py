@@ -47,6 +47,7 @@ from harness.localstack.base import DEFAULT_REGION, Backend, LocalStack
 from harness.localstack.containers import image as images
 from harness.localstack.containers.docker_check import DockerUnavailable, docker_client
 from harness.localstack.embedded import DEFAULT_SETTINGS, free_port, port_in_use
+from harness.localstack.processes import pid_alive
 
 LABEL_MANAGED = "lsh.managed"
 LABEL_RUN = "lsh.run"
@@ -99,16 +100,6 @@ def _localstack_container_class():
     return Container
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def our_containers(client: Any, run_id: str | None = None) -> list[Any]:
     """Containers of this harness (all, or one run's), running or not."""
     label = f"{LABEL_RUN}={run_id}" if run_id else f"{LABEL_MANAGED}=true"
@@ -123,7 +114,7 @@ def remove_orphans(client: Any) -> list[str]:
         pid = labels.get(LABEL_PID, "")
         if labels.get(LABEL_HOST) != socket.gethostname() or not pid.isdigit():
             continue
-        if not _pid_alive(int(pid)):
+        if not pid_alive(int(pid)):
             try:
                 container.remove(force=True)
                 removed.append(container.name)
