@@ -233,8 +233,13 @@ def apply() -> None:
     if os.environ.get("LSH_ESM_PUSH", "1") == "0":
         return
     from lsh_localstack_plugins.after_import import after_import
+    from lsh_localstack_plugins.patches import ESM_WORKER, late_esm_patches
 
-    wakeable_workers()
-    push_sqs_event_sources()
+    if late_esm_patches():  # the worker loads with the Lambda provider, SQS's models with SQS
+        after_import({ESM_WORKER: wakeable_workers,
+                      "localstack.services.sqs.models": push_sqs_event_sources})
+    else:
+        wakeable_workers()
+        push_sqs_event_sources()
     # moto and the stream poller load only when a table or a stream mapping is first used
     after_import({MOTO_TABLE: push_dynamodb_streams, DYNAMODB_POLLER: count_empty_stream_polls})
