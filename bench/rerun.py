@@ -99,7 +99,12 @@ def one_run(cache: Path, mode: str) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="runs each way (default 5)")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"comma-separated ways to run (default {','.join(MODES)})")
+    parser.add_argument("--name", default="rerun",
+                        help="result file bench/results/<name>.json (default rerun)")
     args = parser.parse_args()
+    modes = tuple(m for m in MODES if m in args.modes.split(","))
     with tempfile.TemporaryDirectory(prefix="lsh-bench-rerun-") as tmp:
         cache = up_state.private_cache(Path(tmp) / "cache")
         load_before = os.getloadavg()
@@ -113,7 +118,7 @@ def main() -> int:
             first = one_run(cache, "reuse")  # fills the bytecode cache; not counted
             print(f"first reuse run (bytecode cache filled): {first['wall_s']:.2f} s", flush=True)
             for i in range(args.rounds):
-                for mode in MODES if i % 2 == 0 else MODES[::-1]:
+                for mode in modes if i % 2 == 0 else modes[::-1]:
                     run = one_run(cache, mode)
                     while mode != "fresh" and not run["reused"] and len(restarts) < 5:
                         # e.g. the plugin source changed meanwhile (a shared checkout): the up is
@@ -134,7 +139,7 @@ def main() -> int:
             up.wait(timeout=60)
         load_after = os.getloadavg()
     summary = {}
-    for mode in MODES:
+    for mode in modes:
         walls = [r["wall_s"] for r in runs if r["mode"] == mode]
         ok = all(r["exit"] == 0 and r["reused"] == (mode != "fresh") for r in runs
                  if r["mode"] == mode)
@@ -144,16 +149,15 @@ def main() -> int:
                              [r["pytest_s"] for r in runs if r["mode"] == mode
                               and r["pytest_s"] is not None] or [float("nan")]), 2),
                          "all_passed_as_expected": ok}
-    path = write_result("rerun", {
+    path = write_result(args.name, {
         "command": "pytest " + " ".join(TEST), "up": "lsh up " + " ".join(UP_ARGS),
         "rounds": args.rounds, "lsh_up_ready_s": round(up_s, 1),
         "first_reuse_run": first, "lsh_up_restarts": restarts,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "summary": summary, "runs": runs, "target_reuse_wall_s": 2.0})
-    print(f"reuse: median {summary['reuse']['median_wall_s']} s (without bytecode cache "
-          f"{summary['reuse_no_pyc']['median_wall_s']} s); fresh: median "
-          f"{summary['fresh']['median_wall_s']} s ({args.rounds} rounds each, alternating; "
+    print("; ".join(f"{mode}: median {s['median_wall_s']} s" for mode, s in summary.items())
+          + f" ({args.rounds} rounds each, alternating; lsh up serving after {up_s:.1f} s; "
           f"load {load_before[0]:.2f} -> {load_after[0]:.2f}); {path}")
     return 0 if all(s["all_passed_as_expected"] for s in summary.values()) else 1
 
