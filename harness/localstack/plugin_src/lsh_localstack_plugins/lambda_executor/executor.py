@@ -36,6 +36,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from lsh_localstack_plugins.lambda_executor import code_cache
 from lsh_localstack_plugins.lambda_executor.node_sdk import NodeSdkError, resolve_node_modules
 
 LOG = logging.getLogger(__name__)
@@ -551,9 +552,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             _note_interpreter(function_version, python)
         cfg = function_version.config
         if cfg.code:
-            cfg.code.prepare_for_execution()
+            code_cache.prepare_for_execution(cfg.code)
         for layer in cfg.layers or []:
-            layer.code.prepare_for_execution()
+            code_cache.prepare_for_execution(layer.code)  # the dependency layer: from the cache
 
     @classmethod
     def cleanup_version(cls, function_version: FunctionVersion) -> None:
