@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from harness import up_state
 from harness.localstack import ExternalBackend, LocalStack, create_backend, processes, venvs
+from harness.localstack.base import DEFAULT_REGION
 from harness.localstack.embedded import INTERRUPT_GRACE_SECONDS, EmbeddedBackend
 
 DEFAULT_UP_PORT = 4566
@@ -141,12 +142,25 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _serve(backend, app, stop: threading.Event) -> int:
+    synthesized = None
+    settings = dict(getattr(backend, "settings", None) or {})  # what it runs with (up.json)
+    if app is not None:
+        from harness.deploy.deployer import services_to_warm, synth_in_background
+
+        # synthesize while LocalStack starts, and have it load the app's services as soon as it
+        # is ready (as a pytest session's early start does); the warm-up changes when services
+        # load, not what runs, so it is no part of the launch signature
+        region = getattr(backend, "region", DEFAULT_REGION)
+        synthesized = synth_in_background(app, region)
+        if isinstance(backend, EmbeddedBackend) and "LSH_WARM_SERVICES" not in os.environ:
+            backend.settings.setdefault("LSH_WARM_SERVICES",
+                                        ",".join(services_to_warm(synthesized)))
     with backend as localstack:
         stacks: dict[str, dict[str, str]] = {}
         if app is not None:
             from harness.deploy import deploy_app
 
-            deployed = deploy_app(localstack, app)
+            deployed = deploy_app(localstack, app, synthesized=synthesized)
             stacks = {name: s.outputs for name, s in deployed.stacks.items()}
             print(f"deployed {', '.join(stacks) or 'no stack'} from {app.app_dir} in "
                   f"{sum(deployed.timings.values()):.1f} s")
@@ -164,8 +178,7 @@ def _serve(backend, app, stop: threading.Event) -> int:
             "endpoint_url": localstack.endpoint_url, "region": localstack.region,
             "app": str(app.app_dir) if app else None, "stacks": stacks, "pid": os.getpid(),
             # what it runs with: a pytest session reuses this LocalStack only if the same
-            "launch": up_state.launch_signature(
-                localstack.backend, getattr(backend, "settings", None), localstack.region)}))
+            "launch": up_state.launch_signature(localstack.backend, settings, localstack.region)}))
         print("Send into it from another shell with `lsh send queue|topic|bus|api|upload|invoke "
               "TARGET WHAT`, follow an event with `lsh trace ID`. Press Ctrl-C to stop.",
               flush=True)

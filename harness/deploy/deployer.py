@@ -55,8 +55,29 @@ def services_of(templates: list[dict]) -> set[str]:
     return found & set(WARM_UP_CALLS)
 
 
+def services_to_warm(synthesized: Future, wait: float = 0.2) -> list[str]:
+    """What a LocalStack started for this synthesis should load as soon as it is ready
+    (``LSH_WARM_SERVICES``), in order: its templates' services when the synthesis is done
+    within ``wait`` seconds (a cached one is), else :data:`DEFAULT_WARM_UP`; then CloudWatch
+    for apps with functions (Lambda publishes metrics there on each function's first invoke)."""
+    wait_futures([synthesized], timeout=wait)
+    wanted: set[str] = set(DEFAULT_WARM_UP)
+    if synthesized.done() and synthesized.exception() is None:
+        wanted = services_of(_templates(synthesized.result()[0]))
+    order = [*DEFAULT_WARM_UP, *sorted(set(WARM_UP_CALLS) - set(DEFAULT_WARM_UP))]
+    return [s for s in order if s in wanted] + (["cloudwatch"] if "lambda" in wanted else [])
+
+
 def _first_call(localstack: LocalStack, service: str) -> None:
     getattr(localstack.client(service), WARM_UP_CALLS[service])()
+
+
+def running_services(localstack: LocalStack) -> set[str]:
+    """The services LocalStack has loaded already (``running`` in its health document), which a
+    first call would not speed up: e.g. all of an app's in a reused ``lsh up``. Empty when it
+    does not answer."""
+    services = (localstack.health() or {}).get("services") or {}
+    return {name for name, state in services.items() if state == "running"}
 
 
 def warmed_by_localstack(localstack: LocalStack, services: set[str],
@@ -278,10 +299,11 @@ class DeployedApp:
 
 def bootstrap(localstack: LocalStack, templates: list[dict]) -> None:
     """What ``cdk bootstrap`` provides that synthesized templates read: the version parameter."""
-    ssm = localstack.client("ssm")
+    ssm = None  # a client only when needed (~30 ms; CDK apps without the version rule never do)
     for template in templates:
         spec = template.get("Parameters", {}).get("BootstrapVersion")
         if spec and "Default" in spec:
+            ssm = ssm or localstack.client("ssm")
             ssm.put_parameter(Name=spec["Default"], Value="30", Type="String", Overwrite=True)
 
 
@@ -344,10 +366,14 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
             first = services_of(templates)
         else:
             first = set(DEFAULT_WARM_UP)
-        # what LocalStack warms itself (LSH_WARM_SERVICES, set when it was started before the
-        # app was known) needs no first call: wait for it, then call the rest
+        # what LocalStack has loaded already (a reused, warm LocalStack: all of it) or warms
+        # itself (LSH_WARM_SERVICES, set when it was started before the app was known) needs no
+        # first call: wait for the warm-up, then call the rest (one client each, ~30 ms)
+        running = running_services(localstack)
+        pending = first - running
         warming = [pool.submit(_first_call, localstack, name)
-                   for name in sorted(first - warmed_by_localstack(localstack, first))]
+                   for name in sorted(pending - (warmed_by_localstack(localstack, pending)
+                                                 if pending else set()))]
         stacks, reused = synthesized.result()
         if synthesized.region != localstack.region:  # synthesized for another region: again
             stacks, reused = synth_cached(app, localstack.region)
@@ -356,7 +382,7 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
         if templates is None or app.stacks:
             templates = _templates(stacks)
         check_parameters(app, stacks, templates)
-        rest = services_of(templates) - first
+        rest = services_of(templates) - first - running
         warming += [pool.submit(_first_call, localstack, name)
                     for name in sorted(rest - (warmed_by_localstack(localstack, rest) if rest
                                                else set()))]
