@@ -88,16 +88,12 @@ def pytest_configure(config: pytest.Config) -> None:
     except SettingError as exc:
         raise pytest.UsageError(str(exc)) from None
     _interrupt_on_sigterm()
-    import importlib.util
-
     try:
-        has_hypothesis = importlib.util.find_spec("hypothesis") is not None
-    except ImportError:  # a finder that refuses it
-        has_hypothesis = False
-    if has_hypothesis:
-        # registered once something imports Hypothesis (a test module, at collection): a run
-        # that uses none does not pay its import (~0.15-0.3 s of every rerun)
-        _after_import("hypothesis", lambda _: _register_fuzz_profile(cfg.fuzz_examples))
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # the [fuzz] extra is not installed: nothing to register
+        settings = None
+    if settings is not None:
+        _register_fuzz_profile(cfg.fuzz_examples, settings, HealthCheck)
     elif config.getoption("lsh_fuzz_examples"):
         from harness.extras import missing_extra
 
@@ -130,47 +126,7 @@ def _interrupt_on_sigterm() -> None:
                 signal.signal(sig, interrupt)
 
 
-def _after_import(name: str, callback: Callable[[object], None]) -> None:
-    """Call ``callback(module)`` once the top-level module ``name`` is imported (at once if it
-    is): a finder first in ``sys.meta_path`` wraps the module's loader, and leaves."""
-    import importlib.util
-    import sys
-
-    if name in sys.modules:
-        callback(sys.modules[name])
-        return
-
-    class AfterImport:
-        def find_spec(self, fullname: str, path=None, target=None):
-            if fullname != name:
-                return None
-            sys.meta_path.remove(self)
-            spec = importlib.util.find_spec(fullname)
-            if spec is None or spec.loader is None:
-                return spec
-            loader = spec.loader
-
-            def exec_module(module) -> None:
-                # the loader can be shared: pytest's assertion rewriter loads Hypothesis's
-                # submodules too (it is a plugin's package), during this very call
-                if module.__name__ != name:
-                    type(loader).exec_module(loader, module)
-                    return
-                try:
-                    type(loader).exec_module(loader, module)
-                finally:
-                    del loader.exec_module  # back to the class's
-                callback(module)
-
-            loader.exec_module = exec_module  # type: ignore[method-assign]
-            return spec
-
-    sys.meta_path.insert(0, AfterImport())
-
-
-def _register_fuzz_profile(examples: int) -> None:
-    from hypothesis import HealthCheck, settings
-
+def _register_fuzz_profile(examples: int, settings, HealthCheck) -> None:
     settings.register_profile(
         FUZZ_PROFILE, max_examples=examples, deadline=None, print_blob=True,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
