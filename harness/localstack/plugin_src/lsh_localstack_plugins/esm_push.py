@@ -39,6 +39,7 @@ _SLEEPERS_LOCK = threading.Lock()
 #: a woken poller polls no sooner than this after its previous poll (``LSH_ESM_PUSH_MIN_GAP_S``)
 MIN_GAP_S = float(os.environ.get("LSH_ESM_PUSH_MIN_GAP_S", "0.02"))
 DYNAMODB_POLLER = "localstack.services.lambda_.event_source_mapping.pollers.dynamodb_poller"
+ESM_WORKER = "localstack.services.lambda_.event_source_mapping.esm_worker"
 MOTO_TABLE = "moto.dynamodb.models.table"
 
 
@@ -233,9 +234,12 @@ def apply() -> None:
     if os.environ.get("LSH_ESM_PUSH", "1") == "0":
         return
     from lsh_localstack_plugins.after_import import after_import
-    from lsh_localstack_plugins.patches import ESM_WORKER, late_esm_patches
 
-    if late_esm_patches():  # the worker loads with the Lambda provider, SQS's models with SQS
+    # as patches.late_esm_patches (not imported from there: the shared LocalStack venv's plugin
+    # copy can be replaced by another checkout's while LocalStack imports it, and a new name
+    # missing from an old patches.py failed a start)
+    if os.environ.get("LSH_LATE_ESM_PATCHES", "1") != "0":
+        # the worker loads with the Lambda provider, SQS's models with SQS
         after_import({ESM_WORKER: wakeable_workers,
                       "localstack.services.sqs.models": push_sqs_event_sources})
     else:
