@@ -151,6 +151,8 @@ class EmbeddedBackend(Backend):
             "FILESYSTEM_ROOT": str(self.run_dir / "filesystem"),
             "TMPDIR": str(self.run_dir / "tmp"),
             "XDG_CACHE_HOME": str(venvs.plux_cache_dir(ls_venv)),
+            # our plugins, from the folder of this source version (not the venv's site-packages)
+            "PYTHONPATH": str(venvs.plugins_path(ls_venv)),
             "LSH_FUNCTION_PYTHON": str(fn_venv / "bin" / "python"),
             "LSH_LIFELINE": "stdin",
             processes.RUN_ID_VAR: self.run_id,

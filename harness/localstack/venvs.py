@@ -7,8 +7,9 @@
   ``boto3``), so a function sees what it would see in AWS, not LocalStack's packages.
 
 A venv's folder name carries a hash of everything it was built from, so changing a pin builds a new
-one. Builds hold a file lock, so parallel test workers build once. The plugins are copied in
-(a few ms) whenever their source changes, without rebuilding the venv.
+one. Builds hold a file lock, so parallel test workers build once. The plugins are copied into a
+folder of their own per source version (a few ms, :func:`plugins_path`), on LocalStack's
+``PYTHONPATH``, without rebuilding the venv.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def localstack_venv(progress: Progress = print_progress) -> Path:
     target = localstack_venv_path()
     _build_venv(target, ["-c", str(CONSTRAINTS_FILE), LOCALSTACK_REQUIREMENT],
                 f"LocalStack {LOCALSTACK_VERSION} venv (~40 s)", progress)
-    install_plugins(target)
+    plugins_path(target)
     return target
 
 
@@ -218,21 +219,52 @@ def write_plugins(site: Path) -> None:
     (dist_info / "RECORD").write_text("")
 
 
-def install_plugins(venv: Path) -> None:
-    """Copy the plugin package into the venv and register its entry points.
+#: plugin folders of other source versions are removed once unused for this long
+_OLD_PLUGINS_SECONDS = 7 * 24 * 3600
 
-    Written by hand rather than with pip: it is a pure-Python folder plus a dist-info, it must be
-    refreshed whenever its source changes, and this takes milliseconds, offline.
-    """
+
+def plugins_path(venv: Path) -> Path:
+    """The folder on LocalStack's ``PYTHONPATH`` that holds this plugin source's package and the
+    dist-info registering its entry points: one folder per source version (its digest), written
+    once and renamed into place whole, so LocalStacks of different versions (two checkouts, two
+    projects with other harness versions) that share the venv never see each other's files.
+    plux's entry-point cache is keyed by ``sys.path``, so they do not share that either.
+
+    Written by hand rather than with pip: a pure-Python folder plus a dist-info, milliseconds,
+    offline."""
     digest = plugins_digest()
-    marker = venv / _PLUGIN_MARKER
-    if marker.is_file() and marker.read_text() == digest:
-        return
+    root = venv / "lsh-plugins"
+    target = root / digest
+    if (target / PLUGIN_PACKAGE).is_dir():
+        os.utime(target)  # in use: not old
+        return target
     _ensure_writable(venv)
+    root.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=root))
+    try:
+        write_plugins(staging)
+        os.rename(staging, target)
+    except OSError:
+        if not (target / PLUGIN_PACKAGE).is_dir():  # else another process renamed its copy first
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_old_plugins(venv, keep=target)
+    return target
+
+
+def _remove_old_plugins(venv: Path, keep: Path) -> None:
+    """Drop the copy that earlier harness versions put into site-packages (its entry points
+    would be loaded next to ours), and the folders of versions unused for a week."""
     with _locked(venv / ".plugins.lock"):
-        if marker.is_file() and marker.read_text() == digest:
-            return
-        write_plugins(site_packages(venv))
-        # plux caches entry points on disk; new ones are not seen until that cache is gone
-        shutil.rmtree(plux_cache_dir(venv) / "plux", ignore_errors=True)
-        marker.write_text(digest)
+        site = site_packages(venv)
+        shutil.rmtree(site / PLUGIN_PACKAGE, ignore_errors=True)
+        shutil.rmtree(site / f"{PLUGIN_PACKAGE}-0.0.0.dist-info", ignore_errors=True)
+        (venv / _PLUGIN_MARKER).unlink(missing_ok=True)
+        now = time.time()
+        for old in keep.parent.iterdir():
+            try:
+                if old != keep and now - old.stat().st_mtime > _OLD_PLUGINS_SECONDS:
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                continue

@@ -24,27 +24,49 @@ def test_venv_paths_change_with_the_pins(monkeypatch):
     assert venvs.function_venv_path() != before
 
 
-def test_plugins_are_copied_with_all_entry_points(tmp_path):
+def test_plugins_get_a_folder_of_their_own_with_all_entry_points(tmp_path):
     venv = _fake_venv(tmp_path / "venv")
-    stale_cache = venvs.plux_cache_dir(venv) / "plux"
-    stale_cache.mkdir(parents=True)
-    venvs.install_plugins(venv)
-    site = venvs.site_packages(venv)
-    assert (site / "lsh_localstack_plugins" / "dynamodb.py").is_file()
-    entry_points = (site / "lsh_localstack_plugins-0.0.0.dist-info" / "entry_points.txt").read_text()
+    folder = venvs.plugins_path(venv)
+    assert folder == venv / "lsh-plugins" / venvs.plugins_digest()
+    assert (folder / "lsh_localstack_plugins" / "dynamodb.py").is_file()
+    entry_points = (folder / "lsh_localstack_plugins-0.0.0.dist-info" / "entry_points.txt").read_text()
     assert "dynamodb:moto = lsh_localstack_plugins.dynamodb:dynamodb_moto" in entry_points
     for part in (venvs.PLUGIN_SRC / "entry_points.d").glob("*.txt"):
         for line in part.read_text().splitlines():
             assert line.strip() in entry_points
-    assert not stale_cache.exists(), "plux's entry point cache must be cleared"
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no staging left
 
 
-def test_plugins_are_not_recopied_when_unchanged(tmp_path):
+def test_plugins_are_not_rewritten_when_unchanged(tmp_path):
     venv = _fake_venv(tmp_path / "venv")
-    venvs.install_plugins(venv)
-    marker = venv / ".lsh-plugins-hash"
-    written = marker.stat().st_mtime_ns
-    package = venvs.site_packages(venv) / "lsh_localstack_plugins"
-    (package / "extra.py").write_text("# left alone when the source is unchanged")
-    venvs.install_plugins(venv)
-    assert (package / "extra.py").exists() and marker.stat().st_mtime_ns == written
+    folder = venvs.plugins_path(venv)
+    (folder / "lsh_localstack_plugins" / "extra.py").write_text("# left alone")
+    assert venvs.plugins_path(venv) == folder
+    assert (folder / "lsh_localstack_plugins" / "extra.py").exists()
+
+
+def test_another_source_version_gets_another_folder_and_the_old_copy_goes(tmp_path, monkeypatch):
+    """Two versions share a venv without touching each other's files; the copy earlier harness
+    versions put into site-packages is removed (its entry points would load next to ours)."""
+    venv = _fake_venv(tmp_path / "venv")
+    site = venvs.site_packages(venv)
+    venvs.write_plugins(site)  # as earlier versions installed them
+    first = venvs.plugins_path(venv)
+    assert not (site / "lsh_localstack_plugins").exists()
+    assert not (site / "lsh_localstack_plugins-0.0.0.dist-info").exists()
+    monkeypatch.setattr(venvs, "plugins_digest", lambda: "another-version")
+    second = venvs.plugins_path(venv)
+    assert second != first and first.is_dir() and second.is_dir()
+
+
+def test_folders_of_versions_unused_for_a_week_are_removed(tmp_path, monkeypatch):
+    import os
+    import time
+
+    venv = _fake_venv(tmp_path / "venv")
+    old = venvs.plugins_path(venv)
+    week_ago = time.time() - 8 * 24 * 3600
+    os.utime(old, (week_ago, week_ago))
+    monkeypatch.setattr(venvs, "plugins_digest", lambda: "newer")
+    venvs.plugins_path(venv)
+    assert not old.exists()
