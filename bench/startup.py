@@ -94,27 +94,32 @@ def invoke_latencies(localstack, warm_n: int, cold_n: int) -> tuple[list[float],
 def sqs_to_lambda(localstack, n: int) -> list[float]:
     lam, sqs, ddb = (localstack.client(s) for s in ("lambda", "sqs", "dynamodb"))
     table = f"bench-{uuid.uuid4().hex[:6]}"
-    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    _table(ddb, table)
     name = f"sqs-{uuid.uuid4().hex[:6]}"
     create(lam, name, STAMP, {"TABLE": table})
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=1)
+    return _handler_start_latencies(
+        ddb, table, n, lambda key: sqs.send_message(QueueUrl=url, MessageBody=key), "message")
+
+
+def _handler_start_latencies(ddb, stamps: str, n: int, trigger, what: str) -> list[float]:
+    """Seconds from ``trigger(key)`` returning to the handler starting on ``key`` (its own clock,
+    stamped in the ``stamps`` table), for n of n + 1 keys: the first also starts the environment."""
     latencies = []
     for i in range(n + 1):
-        key = f"m{i}"
-        sqs.send_message(QueueUrl=url, MessageBody=key)
-        sent = time.time()
+        key = f"k{i}"
+        trigger(key)
+        done = time.time()
 
         def started():
-            item = ddb.get_item(TableName=table, Key={"id": {"S": key}}).get("Item")
+            item = ddb.get_item(TableName=stamps, Key={"id": {"S": key}}).get("Item")
             return item and float(item["started"]["N"])
 
-        began = eventually(started, timeout=30, description=f"message {key} processed")
-        if i:  # the first one also starts the environment
-            latencies.append(began - sent)
+        began = eventually(started, timeout=30, description=f"{what} {key} processed")
+        if i:
+            latencies.append(began - done)
     return latencies
 
 
@@ -153,20 +158,9 @@ def stream_to_lambda(localstack, n: int) -> list[float]:
                                             StartingPosition="TRIM_HORIZON", BatchSize=1)["UUID"]
     eventually(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] == "Enabled",
                timeout=30, description="the stream mapping is enabled")
-    latencies = []
-    for i in range(n + 1):
-        key = f"r{i}"
-        ddb.put_item(TableName=source, Item={"id": {"S": key}})
-        written = time.time()
-
-        def started():
-            item = ddb.get_item(TableName=stamps, Key={"id": {"S": key}}).get("Item")
-            return item and float(item["started"]["N"])
-
-        began = eventually(started, timeout=30, description=f"record {key} processed")
-        if i:  # the first one also starts the environment
-            latencies.append(began - written)
-    return latencies
+    return _handler_start_latencies(
+        ddb, stamps, n, lambda key: ddb.put_item(TableName=source, Item={"id": {"S": key}}),
+        "record")
 
 
 def idle_mappings(localstack, n: int) -> None:
