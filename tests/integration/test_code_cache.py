@@ -5,15 +5,14 @@ cache outlives the run's folder.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
 import uuid
-import zipfile
 from pathlib import Path
 
 from harness.localstack import EmbeddedBackend
+from tests.integration.conftest import make_zip
 
 ROLE = "arn:aws:iam::000000000000:role/lsh-code-cache"
 HANDLER = '''
@@ -23,19 +22,11 @@ def handler(event, context):
 '''
 
 
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
 def _function_with_layer(lam, layer_zip: bytes, name: str) -> dict:
     layer = lam.publish_layer_version(LayerName=name, Content={"ZipFile": layer_zip},
                                       CompatibleRuntimes=["python3.11"])
     lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
-                        Code={"ZipFile": _zip({"app.py": HANDLER})},
+                        Code={"ZipFile": make_zip({"app.py": HANDLER})},
                         Layers=[layer["LayerVersionArn"]])
     lam.get_waiter("function_active_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
@@ -50,7 +41,7 @@ def test_layer_code_runs_from_the_read_only_cache_and_altered_entries_are_replac
     monkeypatch.setenv("LSH_CODE_CACHE_DIR", str(cache))  # LSH_* variables reach LocalStack
     monkeypatch.setenv("LSH_CODE_CACHE_MIN_BYTES", "0")  # these archives are tiny
     token = uuid.uuid4().hex
-    layer_zip = _zip({"python/lsh_cached_mod.py": f"VALUE = {token!r}\n"})
+    layer_zip = make_zip({"python/lsh_cached_mod.py": f"VALUE = {token!r}\n"})
     backend = EmbeddedBackend(progress=lambda _line: None)
     try:
         lam = backend.start().client("lambda")

@@ -9,23 +9,15 @@ shutdown is done (after the ``atexit`` handlers and a flush of its streams).
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 
 from harness.localstack import EmbeddedBackend
+from tests.integration.conftest import make_zip
 
 ROLE = "arn:aws:iam::000000000000:role/lsh-fast-shutdown"
 #: without the fix, the interpreter's finalization alone took 1.1-1.5 s here and the pollers'
 #: long polls up to 2 s more; with it, ~0.25 s (0.6 s on a loaded machine)
 STOP_WITHIN_S = 1.5
-
-
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
 
 
 def test_localstack_with_async_invoked_functions_stops_at_once_and_cleanly():
@@ -36,7 +28,7 @@ def test_localstack_with_async_invoked_functions_stops_at_once_and_cleanly():
         names = [f"lsh-fast-shutdown-{i}" for i in range(2)]
         for name in names:
             lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler",
-                                Role=ROLE, Code={"ZipFile": _zip("def handler(e, c):\n    return e\n")})
+                                Role=ROLE, Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return e\n"})})
             lam.get_waiter("function_active_v2").wait(
                 FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
             # an async invoke starts the function's poller of LocalStack's internal queue

@@ -3,19 +3,12 @@
 
 from __future__ import annotations
 
-import io
 import urllib.request
 import uuid
-import zipfile
+
+from tests.integration.conftest import make_zip
 
 ROLE = "arn:aws:iam::000000000000:role/lsh-code-url"
-
-
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
 
 
 def test_code_location_of_each_function_downloads_its_own_code(localstack):
@@ -23,7 +16,7 @@ def test_code_location_of_each_function_downloads_its_own_code(localstack):
     codes = {}
     for i in range(2):
         name = f"lsh-code-url-{uuid.uuid4().hex[:8]}"
-        codes[name] = _zip(f"def handler(event, context):\n    return {i}\n")
+        codes[name] = make_zip({"app.py": f"def handler(event, context):\n    return {i}\n"})
         lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler",
                             Role=ROLE, Code={"ZipFile": codes[name]})
     try:
