@@ -322,11 +322,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """No test selected needs LocalStack after all (``-k``, ``--lf``): stop the early one."""
-    early = session.config.stash.get(EARLY_START, None)
-    if early is not None and not any(NEEDS_LOCALSTACK & set(getattr(item, "fixturenames", ()))
-                                     for item in session.items):
-        del session.config.stash[EARLY_START]
-        early.discard()
+    if EARLY_START in session.config.stash and not any(
+            NEEDS_LOCALSTACK & set(getattr(item, "fixturenames", ())) for item in session.items):
+        _take_early_start(session.config).discard()
 
 
 def _take_early_start(config: pytest.Config) -> EarlyStart | None:

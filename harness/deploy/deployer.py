@@ -88,6 +88,8 @@ def warmed_by_localstack(localstack: LocalStack, services: set[str],
     import urllib.parse
     import urllib.request
 
+    if not services:
+        return set()
     query = urllib.parse.urlencode({"services": ",".join(sorted(services)), "timeout": timeout})
     try:
         with urllib.request.urlopen(f"{localstack.endpoint_url}/_lsh/warm-up?{query}",
@@ -372,8 +374,7 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
         running = running_services(localstack)
         pending = first - running
         warming = [pool.submit(_first_call, localstack, name)
-                   for name in sorted(pending - (warmed_by_localstack(localstack, pending)
-                                                 if pending else set()))]
+                   for name in sorted(pending - warmed_by_localstack(localstack, pending))]
         stacks, reused = synthesized.result()
         if synthesized.region != localstack.region:  # synthesized for another region: again
             stacks, reused = synth_cached(app, localstack.region)
@@ -384,8 +385,7 @@ def deploy_app(localstack: LocalStack, app: CdkApp, timeout: float = 300.0,
         check_parameters(app, stacks, templates)
         rest = services_of(templates) - first - running
         warming += [pool.submit(_first_call, localstack, name)
-                    for name in sorted(rest - (warmed_by_localstack(localstack, rest) if rest
-                                               else set()))]
+                    for name in sorted(rest - warmed_by_localstack(localstack, rest))]
         for future in warming:
             future.result()
     timings["services_warm_s"] = round(time.monotonic() - t, 3)
