@@ -39,7 +39,6 @@ _SLEEPERS_LOCK = threading.Lock()
 #: a woken poller polls no sooner than this after its previous poll (``LSH_ESM_PUSH_MIN_GAP_S``)
 MIN_GAP_S = float(os.environ.get("LSH_ESM_PUSH_MIN_GAP_S", "0.02"))
 DYNAMODB_POLLER = "localstack.services.lambda_.event_source_mapping.pollers.dynamodb_poller"
-ESM_WORKER = "localstack.services.lambda_.event_source_mapping.esm_worker"
 MOTO_TABLE = "moto.dynamodb.models.table"
 
 
@@ -234,13 +233,11 @@ def apply() -> None:
     if os.environ.get("LSH_ESM_PUSH", "1") == "0":
         return
     from lsh_localstack_plugins.after_import import after_import
+    from lsh_localstack_plugins import patches
 
-    # as patches.late_esm_patches (not imported from there: the shared LocalStack venv's plugin
-    # copy can be replaced by another checkout's while LocalStack imports it, and a new name
-    # missing from an old patches.py failed a start)
-    if os.environ.get("LSH_LATE_ESM_PATCHES", "1") != "0":
+    if patches.late_esm_patches():
         # the worker loads with the Lambda provider, SQS's models with SQS
-        after_import({ESM_WORKER: wakeable_workers,
+        after_import({patches.ESM_WORKER: wakeable_workers,
                       "localstack.services.sqs.models": push_sqs_event_sources})
     else:
         wakeable_workers()
